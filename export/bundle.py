@@ -1,0 +1,89 @@
+"""Write bundles: copy files in, describe components, and seal everything in manifest.json."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from devassist.server.bundle import FORMAT_VERSION, MANIFEST, load_bundle, sha256_file
+
+
+def seal(root: Path, manifest: dict[str, Any]) -> dict[str, Any]:
+    """Checksum every file under `root` (but the manifest) into `manifest` and write it."""
+    root = Path(root)
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.name != MANIFEST):
+        rel = path.relative_to(root).as_posix()
+        files[rel] = {"sha256": sha256_file(path), "size": path.stat().st_size}
+    manifest = dict(manifest)
+    manifest["format_version"] = FORMAT_VERSION
+    manifest.setdefault("created", _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    manifest["files"] = files
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    load_bundle(root)  # what we wrote must read back
+    return manifest
+
+
+def add_component(
+    bundle_dir: Path,
+    name: str,
+    description: dict[str, Any],
+    files: dict[str, Path] | None = None,
+    out_dir: Path | None = None,
+) -> Path:
+    """Add (or replace) one component in a bundle and re-seal it.
+
+    `files` maps the file name inside the bundle to a source path to copy. With `out_dir`, the
+    bundle is first copied there, so the original stays untouched. Returns the bundle folder.
+    """
+    src = Path(bundle_dir)
+    manifest = load_bundle(src).manifest
+    dst = Path(out_dir) if out_dir else src
+    if dst.resolve() != src.resolve():
+        if dst.exists():
+            shutil.rmtree(dst)
+        shutil.copytree(src, dst)
+    for rel, path in (files or {}).items():
+        target = dst / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if Path(path).resolve() != target.resolve():
+            shutil.copyfile(path, target)
+    manifest.setdefault("components", {})[name] = description
+    manifest.pop("created", None)
+    seal(dst, manifest)
+    return dst
+
+
+def write_model_card(root: Path, manifest: dict[str, Any], extra: str = "") -> None:
+    """Write MODEL_CARD.md from what the manifest records (call before `seal`)."""
+    lm = manifest.get("components", {}).get("lm", {})
+    train = manifest.get("training", {})
+    lines = [
+        f"# devassist bundle `{manifest.get('name', root.name)}`",
+        "",
+        "A language model for Python code completion (fill-in-the-middle), trained from scratch by",
+        "devassist's own recipe and exported to ONNX. Runs offline with onnxruntime.",
+        "",
+        "## Model",
+        f"- architecture: {lm.get('architecture', 'gpt2')}, {lm.get('n_layer')} layers, "
+        f"{lm.get('n_head')} heads, d_model {lm.get('n_embd')}, context {lm.get('context_length')} tokens",
+        f"- parameters: {lm.get('n_params', 'unknown'):,}" if isinstance(lm.get("n_params"), int) else "- parameters: unknown",
+        f"- vocabulary: {lm.get('vocab_size')} byte-level BPE tokens with FIM specials",
+        "",
+        "## Training",
+    ]
+    for key in ("config", "corpus", "corpus_sha256", "tokens_seen", "steps", "wall_time_s", "hardware", "train_loss", "valid_loss"):
+        if key in train:
+            lines.append(f"- {key}: {train[key]}")
+    parity = lm.get("parity")
+    if parity:
+        lines += ["", "## Export parity (ONNX Runtime vs PyTorch)", f"- {json.dumps(parity)}"]
+    ev = manifest.get("evaluation")
+    if ev:
+        lines += ["", "## Evaluation", "```json", json.dumps(ev, indent=2), "```"]
+    if extra:
+        lines += ["", extra]
+    (Path(root) / "MODEL_CARD.md").write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -1,0 +1,3 @@
+"""devassist language server: the runtime side (never imports torch)."""
+
+__version__ = "0.1.0"

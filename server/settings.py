@@ -1,0 +1,163 @@
+"""One settings tree for the server, with defaults everywhere and camelCase names on the wire.
+
+Clients send it as `initializationOptions` or answer `workspace/configuration` for the section
+`devassist`. Unknown keys are ignored; invalid values fall back to the default and produce a
+warning that the server shows to the user instead of crashing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class CompletionSettings:
+    """Code completion (inline ghost text and the completion list)."""
+
+    enabled: bool = True
+    """Answer completion requests at all."""
+    max_tokens: int = 48
+    """Most tokens generated for one suggestion."""
+    time_budget_ms: int = 300
+    """Generation stops when this is spent and returns what it has."""
+    multiline: bool = True
+    """Allow a whole block after a block opener on an empty line."""
+    context_tokens: int = 1024
+    """Token budget for the prefix + suffix prompt around the cursor."""
+    cache_mix: float = 0.0
+    """Weight of the in-file n-gram cache mixed into the model's next-token distribution
+    (0 = the network alone). A bundle may ship its own default in its manifest."""
+
+
+@dataclass
+class DocstringSettings:
+    """The "Generate docstring" command and code actions."""
+
+    style: str = "google"
+    """One of google, numpy, sphinx."""
+
+
+@dataclass
+class ReviewSettings:
+    """Review diagnostics for unusual functions."""
+
+    enabled: bool = True
+    """Publish review diagnostics."""
+    threshold: float = 99.0
+    """Flag functions more unusual than this percentile of the reference code."""
+    max_diagnostics: int = 10
+    """Most diagnostics per file."""
+    severity: str = "information"
+    """One of error, warning, information, hint."""
+    debounce_ms: int = 500
+    """Wait this long after the last change before scoring a document."""
+
+
+@dataclass
+class Settings:
+    """Everything the server can be told, under the section `devassist`."""
+
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    docstring: DocstringSettings = field(default_factory=DocstringSettings)
+    review: ReviewSettings = field(default_factory=ReviewSettings)
+
+
+_CHOICES = {
+    ("docstring", "style"): ("google", "numpy", "sphinx"),
+    ("review", "severity"): ("error", "warning", "information", "hint"),
+}
+_RANGES = {
+    ("completion", "max_tokens"): (1, 512),
+    ("completion", "time_budget_ms"): (10, 60_000),
+    ("completion", "context_tokens"): (16, 8192),
+    ("completion", "cache_mix"): (0.0, 1.0),
+    ("review", "threshold"): (0.0, 100.0),
+    ("review", "max_diagnostics"): (0, 1000),
+    ("review", "debounce_ms"): (0, 60_000),
+}
+
+
+def snake(name: str) -> str:
+    """camelCase -> snake_case (`maxTokens` -> `max_tokens`)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def camel(name: str) -> str:
+    """snake_case -> camelCase (`max_tokens` -> `maxTokens`)."""
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+def _coerce(value: Any, default: Any) -> Any:
+    """Convert a wire value to the default's type, or raise ValueError."""
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ValueError("expected true or false")
+    if isinstance(default, int):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise ValueError("expected a whole number")
+        return int(value)
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError("expected a number")
+        return float(value)
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ValueError("expected a string")
+        return value
+    raise ValueError("unsupported setting")
+
+
+def parse_settings(raw: Any, base: Settings | None = None) -> tuple[Settings, list[str]]:
+    """Merge a camelCase dict from the client over `base` (or the defaults).
+
+    Returns the new settings and one warning per invalid value (which keeps its default).
+    """
+    settings = dataclasses.replace(base) if base else Settings()
+    warnings: list[str] = []
+    if raw is None:
+        return settings, warnings
+    if not isinstance(raw, dict):
+        return settings, [f"devassist settings must be an object, got {type(raw).__name__}; using defaults"]
+    if isinstance(raw.get("devassist"), dict):  # tolerate the section name being included
+        raw = raw["devassist"]
+    for group in dataclasses.fields(Settings):
+        section = raw.get(group.name)
+        if section is None:
+            continue
+        if not isinstance(section, dict):
+            warnings.append(f"devassist.{group.name} must be an object; using defaults")
+            continue
+        current = dataclasses.replace(getattr(settings, group.name))
+        for key, value in section.items():
+            name = snake(key)
+            if name not in {f.name for f in dataclasses.fields(current)}:
+                continue
+            default = getattr(current, name)
+            where = f"devassist.{group.name}.{camel(name)}"
+            try:
+                value = _coerce(value, default)
+                choices = _CHOICES.get((group.name, name))
+                if choices and value not in choices:
+                    raise ValueError(f"expected one of {', '.join(choices)}")
+                bounds = _RANGES.get((group.name, name))
+                if bounds and not bounds[0] <= value <= bounds[1]:
+                    raise ValueError(f"expected a value from {bounds[0]} to {bounds[1]}")
+            except ValueError as exc:
+                warnings.append(f"{where}: {value!r} is invalid ({exc}); keeping {default!r}")
+                continue
+            setattr(current, name, value)
+        setattr(settings, group.name, current)
+    return settings, warnings
+
+
+def to_wire(settings: Settings) -> dict[str, Any]:
+    """The settings as the camelCase dict a client would send."""
+    return {
+        g.name: {camel(k): v for k, v in dataclasses.asdict(getattr(settings, g.name)).items()}
+        for g in dataclasses.fields(Settings)
+    }
