@@ -1,0 +1,156 @@
+"""Code completion: cursor context -> FIM prompt -> KV-cache decoding -> filters -> suggestion.
+
+One engine serves both `textDocument/inlineCompletion` (ghost text) and
+`textDocument/completion` (list items). It is plain Python, testable without a server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable
+
+from devassist.server.features.postprocess import CursorContext, decide_mode, postprocess, stop_reached
+from devassist.server.runtime.lm import LanguageModel
+from devassist.server.runtime.ngram import NgramCache
+from devassist.server.settings import CompletionSettings
+
+CHARS_PER_TOKEN_BOUND = 12  # tokenize at most this many characters per budget token (huge files)
+CACHE_TAIL = 256  # characters of the prefix remembered to recognise the same spot
+
+
+@dataclass
+class Suggestion:
+    """One completion at a cursor: the text to insert and how it was made."""
+
+    text: str
+    mode: str  # line | block
+    stop_reason: str
+    latency_ms: float
+    tokens: int
+    cached: bool = False
+
+
+@dataclass
+class _CacheEntry:
+    prefix_len: int
+    prefix_tail: str
+    suffix_head: str
+    text: str
+    mode: str
+
+
+@dataclass
+class ForwardCache:
+    """LRU of shown suggestions per document; typing into a suggestion reuses it (Tabby-style)."""
+
+    capacity: int = 100
+    ttl_s: float = 300.0
+    entries: OrderedDict = field(default_factory=OrderedDict)
+
+    def put(self, uri: str, prefix: str, suffix: str, suggestion: Suggestion) -> None:
+        """Remember a suggestion shown at the end of `prefix`."""
+        key = (uri, len(prefix), prefix[-CACHE_TAIL:])
+        self.entries[key] = (time.monotonic(), _CacheEntry(len(prefix), prefix[-CACHE_TAIL:], suffix[:CACHE_TAIL],
+                                                           suggestion.text, suggestion.mode))
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.capacity:
+            self.entries.popitem(last=False)
+
+    def get(self, uri: str, prefix: str, suffix: str) -> tuple[str, str] | None:
+        """The rest of a cached suggestion whose start the user has typed, with its mode."""
+        now = time.monotonic()
+        for (u, plen, _), (stamp, e) in reversed(self.entries.items()):
+            if u != uri or now - stamp > self.ttl_s or plen > len(prefix):
+                continue
+            typed = prefix[plen:]
+            if len(typed) >= len(e.text) or not e.text.startswith(typed):
+                continue
+            if prefix[max(0, plen - CACHE_TAIL):plen] != e.prefix_tail or suffix[:CACHE_TAIL] != e.suffix_head:
+                continue
+            return e.text[len(typed):], e.mode
+        return None
+
+
+class CompletionEngine:
+    """Turns (document text, cursor offset) into a suggestion with the bundle's model."""
+
+    def __init__(self, lm: LanguageModel, cache_mix: float = 0.0, use_fim: bool = True):
+        self.lm = lm
+        self.cache_mix = cache_mix
+        self.use_fim = use_fim  # FIM prompt when the tokenizer has FIM tokens and there is a suffix
+        self.forward_cache = ForwardCache()
+
+    def build_prompt(self, prefix: str, suffix: str, budget: int) -> list[int]:
+        """FIM prompt (PSM) when there is code after the cursor and FIM tokens, else the prefix alone.
+
+        Nearest code first: the prefix keeps its last tokens, the suffix its first; the
+        prefix gets three quarters of the budget and any share the suffix does not use.
+        """
+        budget = max(8, budget)
+        prefix_ids = self.lm.encode(prefix[-budget * CHARS_PER_TOKEN_BOUND:])
+        if not (self.use_fim and self.lm.has_fim and suffix.strip()):
+            return prefix_ids[-budget:]
+        sp = self.lm.special_ids
+        suffix_ids = self.lm.encode(suffix[:budget * CHARS_PER_TOKEN_BOUND]) if suffix.strip() else []
+        suffix_room = min(len(suffix_ids), budget // 4)
+        prefix_room = budget - suffix_room
+        suffix_room = min(len(suffix_ids), budget - min(prefix_room, len(prefix_ids)))
+        return ([sp["fim_prefix"]] + prefix_ids[-prefix_room:] + [sp["fim_suffix"]]
+                + suffix_ids[:suffix_room] + [sp["fim_middle"]])
+
+    def context_at(self, text: str, offset: int, multiline: bool) -> CursorContext:
+        """The filters' view of the cursor position."""
+        line_start = text.rfind("\n", 0, offset) + 1
+        line_end = text.find("\n", offset)
+        line_end = len(text) if line_end < 0 else line_end
+        line_prefix, line_suffix = text[line_start:offset], text[offset:line_end].rstrip("\r")
+        previous = text[max(0, line_start - 2000):line_start].split("\n")[-6:]
+        following = text[line_end + 1:line_end + 2000].split("\n")[:5] if line_end < len(text) else []
+        mode, indent = decide_mode(line_prefix, line_suffix, previous, multiline)
+        return CursorContext(line_prefix, line_suffix, following, mode, indent)
+
+    def complete(
+        self,
+        text: str,
+        offset: int,
+        settings: CompletionSettings,
+        uri: str = "",
+        is_cancelled: Callable[[], bool] | None = None,
+        started: float | None = None,
+    ) -> Suggestion | None:
+        """A suggestion at `offset` in `text`, or None when there is nothing worth showing."""
+        started = started if started is not None else time.monotonic()
+        offset = max(0, min(offset, len(text)))
+        prefix, suffix = text[:offset], text[offset:]
+        if not text.strip():
+            return None  # an empty document gives the model nothing to go on
+        ctx = self.context_at(text, offset, settings.multiline)
+        hit = self.forward_cache.get(uri, prefix, suffix)
+        if hit is not None:
+            rest, mode = hit
+            return Suggestion(rest, mode, "cache", (time.monotonic() - started) * 1000, 0, cached=True)
+        max_new = settings.max_tokens if ctx.mode == "block" else min(settings.max_tokens, 32)
+        budget = min(settings.context_tokens, self.lm.context_length - max_new - 4)
+        prompt = self.build_prompt(prefix, suffix, budget)
+        cache = None
+        mix = settings.cache_mix if settings.cache_mix > 0 else self.cache_mix
+        if mix > 0:
+            cache = NgramCache([t for t in prompt if t < self.lm.vocab_size and t not in self.lm.special_ids.values()])
+        result = self.lm.generate(
+            prompt, max_new_tokens=max_new,
+            should_stop=lambda ids: stop_reached(self.lm.decode(ids), ctx),
+            deadline=started + settings.time_budget_ms / 1000.0,
+            is_cancelled=is_cancelled, cache=cache, cache_weight=mix,
+        )
+        if result.stop_reason == "cancelled":
+            return None
+        raw = self.lm.decode(result.ids)
+        clean = postprocess(raw, ctx)
+        if not clean:
+            return None
+        suggestion = Suggestion(clean, ctx.mode, result.stop_reason, (time.monotonic() - started) * 1000, len(result.ids))
+        if uri:
+            self.forward_cache.put(uri, prefix, suffix, suggestion)
+        return suggestion

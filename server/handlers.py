@@ -1,0 +1,168 @@
+"""Every LSP registration of devassist: lsprotocol conversion only, the work is in features/.
+
+Handlers are named after the LSP method they serve. Each one converts positions through
+`PositionCodec` (UTF-16 on the wire), calls a feature, and converts the result back; a failing
+feature is logged and answered with an empty result, never a dead server.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from typing import Any
+
+from lsprotocol import types
+
+from devassist.server.lsp import DevassistServer
+from devassist.server.parsing import PositionCodec
+
+log = logging.getLogger("devassist")
+
+PYTHON_IDS = {"python", "py", "python3"}
+COMPLETION_TRIGGERS = [".", "(", "[", ",", " ", "=", ":", "\n"]
+
+
+def isolated(empty: Any = None):
+    """Wrap a handler so an unexpected error is logged and answered with `empty`."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        async def run(*args, **kwargs):
+            try:
+                return await fn(*args, **kwargs)
+            except Exception:  # one failing feature must not take the request or the server down
+                # (asyncio.CancelledError is a BaseException: cancellations still propagate)
+                log.exception("%s failed", fn.__name__)
+                return empty
+
+        return run
+
+    return wrap
+
+
+def is_python(server: DevassistServer, uri: str) -> bool:
+    """Whether an open document is Python (by language id, or by extension)."""
+    doc = server.workspace.text_documents.get(uri)
+    if doc is None:
+        return False
+    lang = (doc.language_id or "").lower()
+    return lang in PYTHON_IDS or (not lang and uri.endswith((".py", ".pyi")))
+
+
+async def suggest(server: DevassistServer, uri: str, position: types.Position):
+    """Shared path of both completion methods: a Suggestion, the codec and the offset, or None."""
+    started = time.monotonic()
+    if not server.settings.completion.enabled or not is_python(server, uri):
+        return None
+    text = server.text_of(uri)
+    if text is None:
+        return None
+    codec = PositionCodec(text)
+    if position.line < 0 or position.character < 0 or position.line >= codec.line_count:
+        return None
+    offset = codec.offset(position.line, position.character)
+    is_superseded = server.supersede.begin("completion", uri)
+    cancel = threading.Event()
+    suggestion = await server.run_model(
+        server.engine.complete, text, offset, server.settings.completion, uri,
+        lambda: cancel.is_set() or is_superseded(), started, cancel_event=cancel,
+    )
+    if suggestion is None:
+        return None
+    return suggestion, codec, offset, text
+
+
+def register(server: DevassistServer) -> None:
+    """Attach every handler to `server`."""
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DevassistServer, params: types.InitializeParams) -> None:
+        ls.apply_settings(params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: DevassistServer, params: types.InitializedParams) -> None:
+        await pull_configuration(ls)
+        ls.status("ready")
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def workspace_did_change_configuration(ls: DevassistServer, params: types.DidChangeConfigurationParams) -> None:
+        settings = params.settings
+        if isinstance(settings, dict) and settings:
+            ls.apply_settings(settings)
+        else:
+            await pull_configuration(ls)
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=COMPLETION_TRIGGERS, resolve_provider=False),
+    )
+    @isolated(empty=None)
+    async def text_document_completion(ls: DevassistServer, params: types.CompletionParams):
+        got = await suggest(ls, params.text_document.uri, params.position)
+        if got is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        suggestion, codec, offset, text = got
+        # Replace the identifier being typed, so the client's filter (which matches the word at
+        # the cursor) keeps the item: textEdit and filterText both start with that word.
+        line_start = text.rfind("\n", 0, offset) + 1
+        word_start = offset
+        while word_start > line_start and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
+            word_start -= 1
+        typed = text[word_start:offset]
+        new_text = typed + suggestion.text
+        start = types.Position(*codec.position(word_start))
+        first_line = new_text.split("\n", 1)[0]
+        label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+        item = types.CompletionItem(
+            label=label or new_text.strip()[:60],
+            kind=types.CompletionItemKind.Snippet if "\n" in new_text else types.CompletionItemKind.Text,
+            detail=f"devassist ({suggestion.latency_ms:.0f} ms)",
+            filter_text=new_text,
+            sort_text="0",
+            preselect=True,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(range=types.Range(start=start, end=params.position), new_text=new_text),
+            documentation=new_text if "\n" in new_text else None,
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])
+
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    @isolated(empty=None)
+    async def text_document_inline_completion(ls: DevassistServer, params: types.InlineCompletionParams):
+        got = await suggest(ls, params.text_document.uri, params.position)
+        if got is None:
+            return types.InlineCompletionList(items=[])
+        suggestion = got[0]
+        item = types.InlineCompletionItem(
+            insert_text=suggestion.text,
+            range=types.Range(start=params.position, end=params.position),
+        )
+        return types.InlineCompletionList(items=[item])
+
+    for extra in _optional_feature_registrars():
+        extra(server)
+
+
+def _optional_feature_registrars():
+    """Registration functions of the docstring, review and synthesis features."""
+    from devassist.server import handlers_features
+
+    return handlers_features.REGISTRARS
+
+
+async def pull_configuration(ls: DevassistServer) -> None:
+    """Ask the client for the `devassist` section when it supports workspace/configuration."""
+    caps = ls.client_capabilities
+    if not (caps.workspace and caps.workspace.configuration):
+        return
+    try:
+        result = await ls.workspace_configuration_async(
+            types.ConfigurationParams(items=[types.ConfigurationItem(section="devassist")])
+        )
+    except Exception:
+        log.warning("workspace/configuration failed; keeping the current settings", exc_info=True)
+        return
+    if result and isinstance(result[0], dict):
+        ls.apply_settings(result[0])

@@ -1,0 +1,180 @@
+"""The bundle's language model in plain onnxruntime: KV-cache greedy decoding and scoring.
+
+The ONNX graph is optimum's `text-generation-with-past` export of a GPT-2: inputs `input_ids`,
+`attention_mask`, `position_ids` and `past_key_values.{i}.{key,value}` (B, n_head, past, head_dim);
+outputs `logits` (B, T, V) and `present.{i}.{key,value}`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+from tokenizers import Tokenizer
+
+from devassist.server.bundle import Bundle
+from devassist.server.runtime.ngram import NgramCache, mix_argmax, softmax
+from devassist.server.runtime.session import create_session
+
+
+@dataclass
+class GenerationResult:
+    """What `generate` produced and why it stopped."""
+
+    ids: list[int]
+    stop_reason: str  # eot | max_tokens | stop | time | cancelled | context
+    elapsed_ms: float
+    prompt_tokens: int
+
+
+class LanguageModel:
+    """A causal LM from a bundle component, with its tokenizer and special token ids."""
+
+    def __init__(self, bundle: Bundle, component: str = "lm", threads: int | None = None, prefer_gpu: bool = True):
+        meta = bundle.component(component)
+        self.meta = meta
+        self.component = component
+        self.session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=prefer_gpu)
+        self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer_path))
+        self.n_layer = int(meta["n_layer"])
+        self.n_head = int(meta["n_head"])
+        self.head_dim = int(meta["head_dim"])
+        self.vocab_size = int(meta["vocab_size"])
+        self.context_length = int(meta["context_length"])
+        specials = bundle.special_tokens
+        self.special_ids = {role: self.tokenizer.token_to_id(tok) for role, tok in specials.items()}
+        self.eot_id = self.special_ids.get("eot")
+        self.input_names = {i.name for i in self.session.get_inputs()}
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.past_dtype = np.float16 if "float16" in self.session.get_inputs()[0].type else np.float32
+        for inp in self.session.get_inputs():
+            if inp.name.startswith("past_key_values"):
+                self.past_dtype = np.float16 if "float16" in inp.type else np.float32
+                break
+
+    @property
+    def has_fim(self) -> bool:
+        """Whether the tokenizer has fill-in-the-middle tokens."""
+        return all(self.special_ids.get(k) is not None for k in ("fim_prefix", "fim_suffix", "fim_middle"))
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session runs on."""
+        return self.session.get_providers()
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` (no special tokens added)."""
+        return self.tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, ids: list[int]) -> str:
+        """Text of token ids, special tokens dropped."""
+        return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def _empty_past(self) -> dict[str, np.ndarray]:
+        shape = (1, self.n_head, 0, self.head_dim)
+        empty = np.zeros(shape, dtype=self.past_dtype)
+        return {f"past_key_values.{i}.{kv}": empty for i in range(self.n_layer) for kv in ("key", "value")}
+
+    def forward(self, ids: list[int], past: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run new tokens after `past`: logits (T, V) float32 and the new cache."""
+        past = past if past is not None else self._empty_past()
+        past_len = next(iter(past.values())).shape[2]
+        t = len(ids)
+        feeds = dict(past)
+        feeds["input_ids"] = np.asarray([ids], dtype=np.int64)
+        if "attention_mask" in self.input_names:
+            feeds["attention_mask"] = np.ones((1, past_len + t), dtype=np.int64)
+        if "position_ids" in self.input_names:
+            feeds["position_ids"] = np.arange(past_len, past_len + t, dtype=np.int64)[None, :]
+        outputs = self.session.run(self.output_names, feeds)
+        logits = outputs[0][0].astype(np.float32, copy=False)  # (T, V)
+        present = {
+            name.replace("present", "past_key_values"): value
+            for name, value in zip(self.output_names[1:], outputs[1:])
+        }
+        return logits, present
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        """Logits (T, V) for a whole sequence, in windows of the context length with overlap."""
+        if len(ids) <= self.context_length:
+            return self.forward(ids)[0]
+        window, stride = self.context_length, self.context_length // 2
+        out = np.zeros((len(ids), self.vocab_size), dtype=np.float32)
+        out[:window] = self.forward(ids[:window])[0]
+        start = stride
+        while start + window - stride < len(ids):
+            chunk = ids[start : start + window]
+            logits = self.forward(chunk)[0]
+            keep_from = window - stride  # earlier positions were already scored with more context
+            out[start + keep_from : start + len(chunk)] = logits[keep_from:]
+            start += stride
+        return out
+
+    def token_surprisal(self, ids: list[int]) -> np.ndarray:
+        """Surprisal in nats of each token given the ones before it; (T,), the first is 0."""
+        if len(ids) < 2:
+            return np.zeros(len(ids), dtype=np.float32)
+        logits = self.logits(ids)[:-1].astype(np.float64)
+        logz = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
+        picked = logits[np.arange(len(ids) - 1), ids[1:]]
+        return np.concatenate([[0.0], logz - picked]).astype(np.float32)
+
+    def generate(
+        self,
+        prompt_ids: list[int],
+        max_new_tokens: int = 32,
+        should_stop: Callable[[list[int]], bool] | None = None,
+        deadline: float | None = None,
+        is_cancelled: Callable[[], bool] | None = None,
+        cache: NgramCache | None = None,
+        cache_weight: float = 0.0,
+    ) -> GenerationResult:
+        """Greedy decoding with the KV cache.
+
+        Stops at end-of-text, after `max_new_tokens`, when `should_stop(generated)` is true,
+        when `time.monotonic()` passes `deadline`, or when `is_cancelled()` says so (checked
+        between steps). With a `cache`, each step mixes its n-gram distribution in.
+        """
+        start = time.perf_counter()
+        room = self.context_length - 1
+        max_new_tokens = max(0, min(max_new_tokens, room - 1))
+        prompt = list(prompt_ids)[-(room - max_new_tokens):] if prompt_ids else [self.eot_id or 0]
+        generated: list[int] = []
+        reason = "max_tokens"
+        if is_cancelled and is_cancelled():
+            return GenerationResult([], "cancelled", 0.0, len(prompt))
+        logits, past = self.forward(prompt)
+        last = logits[-1]
+        for _ in range(max_new_tokens):
+            if cache is not None and cache_weight > 0:
+                token = mix_argmax(last, cache.distribution(), cache_weight)
+            else:
+                token = int(last.argmax())
+            if token == self.eot_id:
+                reason = "eot"
+                break
+            generated.append(token)
+            if cache is not None:
+                cache.push(token)
+            if should_stop and should_stop(generated):
+                reason = "stop"
+                break
+            if is_cancelled and is_cancelled():
+                reason = "cancelled"
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                reason = "time"
+                break
+            if len(prompt) + len(generated) >= self.context_length:
+                reason = "context"
+                break
+            logits, past = self.forward([token], past)
+            last = logits[-1]
+        return GenerationResult(generated, reason, (time.perf_counter() - start) * 1000, len(prompt))
+
+
+def next_token_probs(logits: np.ndarray) -> np.ndarray:
+    """Softmax probabilities for a (T, V) logits array."""
+    return softmax(logits.astype(np.float64))

@@ -1,0 +1,61 @@
+"""ONNX Runtime session creation: providers (CUDA when present, else CPU), threads, options."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def import_onnxruntime():
+    """Import onnxruntime, or explain which extra installs it."""
+    try:
+        import onnxruntime
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError(
+            "onnxruntime is not installed: pip install 'devassist[cpu]' (or 'devassist[gpu]' for CUDA)"
+        ) from exc
+    return onnxruntime
+
+
+def choose_providers(prefer_gpu: bool = True) -> list[str]:
+    """CUDA when onnxruntime-gpu sees a GPU (and DEVASSIST_DEVICE is not 'cpu'), else CPU."""
+    ort = import_onnxruntime()
+    available = ort.get_available_providers()
+    if os.environ.get("DEVASSIST_DEVICE", "").lower() == "cpu":
+        prefer_gpu = False
+    if prefer_gpu and "CUDAExecutionProvider" in available:
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return ["CPUExecutionProvider"]
+
+
+def default_threads() -> int:
+    """Intra-op threads: $DEVASSIST_THREADS, else the physical cores we can use (at most 4)."""
+    env = os.environ.get("DEVASSIST_THREADS")
+    if env and env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        count = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS
+        count = os.cpu_count() or 1
+    return max(1, min(4, count))
+
+
+def create_session(path: Path, threads: int | None = None, prefer_gpu: bool = True):
+    """An InferenceSession with all graph optimizations, sequential execution, set threads."""
+    ort = import_onnxruntime()
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.intra_op_num_threads = threads or default_threads()
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    # Spinning threads burn a core between tokens; an editor process should stay quiet.
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = choose_providers(prefer_gpu)
+    session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    log.info("onnxruntime %s: %s with providers %s, %d threads", ort.__version__, Path(path).name,
+             session.get_providers(), opts.intra_op_num_threads)
+    return session

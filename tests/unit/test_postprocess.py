@@ -1,0 +1,55 @@
+"""Golden tests of the completion filters: raw model text in, what the editor shows out."""
+
+from __future__ import annotations
+
+import pytest
+
+from devassist.server.features.postprocess import CursorContext, decide_mode, postprocess, stop_reached
+
+
+def ctx(line_prefix="x = ", line_suffix="", next_lines=(), mode="line", indent=0):
+    return CursorContext(line_prefix, line_suffix, list(next_lines), mode, indent)
+
+
+GOLDEN = [
+    # (id, raw, context, expected)
+    ("line-cut-at-newline", "foo(bar)\nbaz()", ctx(), "foo(bar)"),
+    ("suffix-closer-not-repeated", 'open(path)', ctx("with ", line_suffix=")"), "open(path"),
+    ("suffix-text-cut", "name, value in items:", ctx("for ", line_suffix=" in items:"), "name, value"),
+    ("keep-own-brackets", "len(items))", ctx("n = max(", line_suffix=")"), "len(items)"),
+    ("closes-prefix-bracket-when-suffix-empty", "1, 2)", ctx("f(", line_suffix=""), "1, 2)"),
+    ("empty-dropped", "   \n", ctx(), ""),
+    ("repetition-cut", "abcdefgh" * 4, ctx(), "abcdefgh"),
+    ("duplicate-of-next-line", "    return x\n    return y", ctx("", next_lines=["    return y"], mode="block", indent=4),
+     "    return x"),
+    ("block-stops-at-dedent", "    a = 1\n    b = 2\nc = 3", ctx("    ", mode="block", indent=4), "a = 1\n    b = 2"),
+    ("block-indent-kept", "if x:\n        y()\n    z()", ctx("    ", mode="block", indent=4), "if x:\n        y()\n    z()"),
+    ("block-trailing-blank-lines", "pass\n\n\n", ctx("    ", mode="block", indent=4), "pass"),
+    ("line-same-as-next-line-on-blank", "return total", ctx("    ", next_lines=["    return total"]), ""),
+    ("crlf-normalized", "a\r\nb", ctx(), "a"),
+]
+
+
+@pytest.mark.parametrize("raw,context,expected", [g[1:] for g in GOLDEN], ids=[g[0] for g in GOLDEN])
+def test_golden(raw, context, expected):
+    assert postprocess(raw, context) == expected
+
+
+@pytest.mark.parametrize("line_prefix,line_suffix,previous,multiline,expected", [
+    ("    x = ", "", ["def f():"], True, ("line", 0)),
+    ("    ", "", ["def f():"], True, ("block", 4)),
+    ("", "", ["    if ok:  # comment"], True, ("block", 5)),
+    ("    ", "", ["def f():"], False, ("line", 0)),
+    ("    ", "", ["x = 1"], True, ("line", 0)),
+    ("", ")", ["f("], True, ("line", 0)),
+], ids=["mid-line", "after-def", "after-if-with-comment", "multiline-off", "no-opener", "text-after-cursor"])
+def test_mode_is_decided_before_generating(line_prefix, line_suffix, previous, multiline, expected):
+    assert decide_mode(line_prefix, line_suffix, previous, multiline) == expected
+
+
+def test_stop_rules():
+    assert stop_reached("abc\n", ctx())
+    assert not stop_reached("abc", ctx())
+    block = ctx("    ", mode="block", indent=4)
+    assert not stop_reached("a = 1\n    b = 2\n", block)
+    assert stop_reached("a = 1\n    b = 2\nc = 3\n", block)
