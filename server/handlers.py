@@ -125,6 +125,8 @@ def register(server: DevassistServer) -> None:
             insert_text_format=types.InsertTextFormat.PlainText,
             text_edit=types.TextEdit(range=types.Range(start=start, end=params.position), new_text=new_text),
             documentation=new_text if "\n" in new_text else None,
+            data={"tokens": suggestion.tokens, "generation_ms": round(suggestion.generation_ms, 2),
+                  "cached": suggestion.cached},
         )
         return types.CompletionList(is_incomplete=True, items=[item])
 

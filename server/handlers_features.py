@@ -1,5 +1,239 @@
-"""LSP registrations of the docstring, review and test-data features (filled in as they land)."""
+"""LSP registrations of the docstring, review and test-data features: conversion only.
+
+Each `register_*` attaches its handlers to the server; the feature classes in `features/` do the
+work and know nothing of LSP. A feature whose bundle component is missing is simply not offered.
+"""
 
 from __future__ import annotations
 
-REGISTRARS: list = []
+import asyncio
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from lsprotocol import types
+
+log = logging.getLogger("devassist")
+
+DOCSTRING_COMMAND = "devassist.generateDocstring"
+SYNTH_COMMAND = "devassist.synthesizeTestData"
+SUPPRESS_COMMAND = "devassist.suppressReview"
+
+
+def _position(arg: Any) -> tuple[int, int]:
+    """(line, character) from a Position object or its JSON."""
+    if isinstance(arg, dict):
+        return int(arg["line"]), int(arg["character"])
+    return int(arg.line), int(arg.character)
+
+
+def _doc(server, uri: str):
+    """The open document, or None."""
+    return server.workspace.text_documents.get(uri)
+
+
+def register_docstring(server) -> None:
+    """`devassist.generateDocstring` and the Generate/Update docstring code actions."""
+    from devassist.server.features.docstring import DocstringError, DocstringFeature
+
+    feature = DocstringFeature(server.bundle, server.lm)
+    server.extra_features["docstring"] = feature
+
+    @server.command(DOCSTRING_COMMAND)
+    async def generate_docstring(ls, *args: Any):
+        if not args or len(args) < 2:
+            ls.warn("devassist.generateDocstring needs [uri, position]")
+            return {"applied": False, "message": "needs [uri, position]"}
+        uri = args[0] if isinstance(args[0], str) else args[0].get("uri")
+        doc = _doc(ls, uri)
+        if doc is None:
+            ls.warn(f"Generate docstring: {uri} is not open")
+            return {"applied": False, "message": "document not open"}
+        line, character = _position(args[1])
+        text, version = doc.source, doc.version
+        cancel = threading.Event()
+        ls.status("busy", "writing a docstring")
+        try:
+            edit = await ls.run_model(feature.edit_for, text, line, character, ls.settings.docstring.style,
+                                      version, None, cancel.is_set, cancel_event=cancel)
+        except DocstringError as exc:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=str(exc)))
+            return {"applied": False, "message": str(exc)}
+        finally:
+            ls.status("ready")
+        if _doc(ls, uri) is None or _doc(ls, uri).version != version:
+            msg = "The document changed while the docstring was written; try again."
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=msg))
+            return {"applied": False, "message": msg}
+        if not edit.changed:
+            return {"applied": False, "message": "the docstring is already up to date"}
+        ws_edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
+            edits=[types.TextEdit(range=types.Range(start=types.Position(*edit.start), end=types.Position(*edit.end)),
+                                  new_text=edit.new_text)])])
+        result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=ws_edit, label=edit.title))
+        return {"applied": bool(result and result.applied), "title": edit.title, "ms": round(edit.elapsed_ms, 1),
+                "summarySource": edit.summary_source}
+
+    server.code_action_providers.append(lambda ls, params, text: [
+        types.CodeAction(
+            title=a.title, kind=types.CodeActionKind.RefactorRewrite,
+            command=types.Command(title=a.title, command=DOCSTRING_COMMAND,
+                                  arguments=[params.text_document.uri, {"line": a.line, "character": a.character}]))
+        for a in feature.actions_for(text, params.range.start.line, params.range.end.line)
+    ])
+
+
+def register_review(server) -> None:
+    """Review diagnostics: pushed on open/save/change (debounced), pulled on request, suppressible."""
+    from devassist.server.features.review import ReviewFeature, is_python_document, suppress_code_action
+    from devassist.server.features.review_scheduler import ReviewScheduler
+
+    if not ReviewFeature.available(server.bundle):
+        log.info("bundle %s has no review component: review diagnostics are off", server.bundle.name)
+        return
+    scheduler = ReviewScheduler(ReviewFeature(server.bundle, server.lm), executor=server.executor)
+    server.extra_features["review"] = scheduler
+
+    def pull_supported(ls) -> bool:
+        td = ls.client_capabilities.text_document
+        return bool(td and td.diagnostic)
+
+    def publish(uri: str, version: int, diagnostics: list) -> None:
+        server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version,
+                                                                                diagnostics=diagnostics))
+
+    def on_text(ls, uri: str, immediate: bool) -> None:
+        doc = _doc(ls, uri)
+        if doc is None or not is_python_document(uri, doc.language_id):
+            return
+        version = doc.version or 0
+        if pull_supported(ls):
+            scheduler.seen(uri, version)  # the client pulls; a newer version still cancels old work
+            return
+        scheduler.schedule(uri, version, doc.source, ls.settings.review, publish, delay_s=0.0 if immediate else None)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def text_document_did_open(ls, params: types.DidOpenTextDocumentParams):
+        on_text(ls, params.text_document.uri, immediate=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def text_document_did_change(ls, params: types.DidChangeTextDocumentParams):
+        on_text(ls, params.text_document.uri, immediate=False)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def text_document_did_save(ls, params: types.DidSaveTextDocumentParams):
+        on_text(ls, params.text_document.uri, immediate=True)
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def text_document_did_close(ls, params: types.DidCloseTextDocumentParams):
+        scheduler.close(params.text_document.uri)
+        if not pull_supported(ls):
+            publish(params.text_document.uri, 0, [])
+
+    @server.feature(types.TEXT_DOCUMENT_DIAGNOSTIC,
+                    types.DiagnosticOptions(identifier="devassist", inter_file_dependencies=False,
+                                            workspace_diagnostics=False))
+    async def text_document_diagnostic(ls, params: types.DocumentDiagnosticParams):
+        doc = _doc(ls, params.text_document.uri)
+        items: list = []
+        if doc is not None and is_python_document(doc.uri, doc.language_id):
+            got = await scheduler.diagnose(doc.uri, doc.version or 0, doc.source, ls.settings.review)
+            if got is None:  # a newer version arrived meanwhile: the client will ask again
+                raise asyncio.CancelledError()
+            items = got
+        return types.RelatedFullDocumentDiagnosticReport(items=items)
+
+    def review_actions(ls, params: types.CodeActionParams, text: str) -> list:
+        actions = []
+        for diag in params.context.diagnostics:
+            if diag.source == "devassist":
+                action = suppress_code_action(params.text_document.uri, text, diag)
+                if action is not None:
+                    actions.append(action)
+        return actions
+
+    server.code_action_providers.append(review_actions)
+
+
+def register_synth(server) -> None:
+    """`devassist.synthesizeTestData`: train on a fixture in a subprocess, with $/progress and cancel."""
+    from devassist.server.features.synth import SynthesisError, SynthesisFeature
+
+    feature = SynthesisFeature()
+
+    @server.command(SYNTH_COMMAND)
+    async def synthesize_test_data(ls, *args: Any):
+        if not args:
+            ls.warn("devassist.synthesizeTestData needs [uri, rows]")
+            return {"ok": False, "message": "needs [uri, rows]"}
+        uri = args[0] if isinstance(args[0], str) else args[0].get("uri")
+        rows = args[1] if len(args) > 1 else 1000
+        folders = [f.uri for f in (ls.workspace.folders or {}).values()] if ls.workspace.folders else []
+        if not folders and ls.workspace.root_uri:
+            folders = [ls.workspace.root_uri]
+        token = str(uuid.uuid4())
+        progress = ls.work_done_progress
+        try:
+            await progress.create_async(token)
+        except Exception:  # the client may not support server-initiated progress
+            pass
+        progress.begin(token, types.WorkDoneProgressBegin(title="devassist: synthesizing test data", cancellable=True,
+                                                          percentage=0))
+        cancelled = progress.tokens.get(token)
+        ls.status("busy", "training a synthesizer")
+        try:
+            out = await feature.run(uri, rows, folders,
+                                    lambda pct, msg: progress.report(token, types.WorkDoneProgressReport(
+                                        message=msg, percentage=int(pct))),
+                                    lambda: bool(cancelled is not None and cancelled.cancelled()))
+        except SynthesisError as exc:
+            progress.end(token, types.WorkDoneProgressEnd(message=str(exc)))
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=str(exc)))
+            return {"ok": False, "message": str(exc)}
+        finally:
+            ls.status("ready")
+        progress.end(token, types.WorkDoneProgressEnd(message=f"wrote {out.name}"))
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info,
+                                                       message=f"devassist wrote {rows} synthetic rows to {out}"))
+        return {"ok": True, "path": str(out)}
+
+
+def register_code_actions(server) -> None:
+    """One textDocument/codeAction handler that asks every feature for its actions."""
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION,
+                    types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.RefactorRewrite,
+                                                               types.CodeActionKind.QuickFix]))
+    def text_document_code_action(ls, params: types.CodeActionParams):
+        doc = _doc(ls, params.text_document.uri)
+        if doc is None:
+            return []
+        started = time.perf_counter()
+        actions: list = []
+        for provider in ls.code_action_providers:
+            try:
+                actions.extend(provider(ls, params, doc.source))
+            except Exception:  # one feature's failure must not hide the others' actions
+                log.exception("code action provider failed")
+        log.debug("code actions in %.1f ms", (time.perf_counter() - started) * 1000)
+        return actions
+
+
+def _guarded(register):
+    """Run a feature's registration; a broken feature is logged and left out, not fatal."""
+
+    def run(server) -> None:
+        try:
+            register(server)
+        except Exception:
+            log.exception("could not enable %s", register.__name__)
+
+    run.__name__ = register.__name__
+    return run
+
+
+REGISTRARS: list = [_guarded(register_docstring), _guarded(register_review), _guarded(register_synth),
+                    register_code_actions]

@@ -61,6 +61,8 @@ class DevassistServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-model")
         self.supersede = Supersede()
         self.extra_features: dict[str, Any] = {}
+        # (server, CodeActionParams, text) -> [CodeAction]; features append theirs at registration
+        self.code_action_providers: list[Callable[..., list]] = []
         log.info("loaded bundle %s (%s) in %.0f ms on %s", bundle.name, self.lm.component, self.load_ms, self.lm.providers)
 
     @property

@@ -115,11 +115,11 @@ def tiny_run(tmp_path_factory, tiny_sources) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
-    """The tiny run exported to a bundle (fp32 + int8 LM, fp32 encoder), parity-checked."""
+    """The tiny run exported to a bundle (fp32 + int8 LM, fp32 encoder, checkpoint), parity-checked."""
     from devassist.export.cli import export_bundle
 
     out = tmp_path_factory.mktemp("bundles") / "tiny"
-    export_bundle(tiny_run, out, quantize="int8", embed="fp32", name="tiny", log=lambda *_: None)
+    export_bundle(tiny_run, out, quantize="int8", embed="fp32", name="tiny", checkpoint=True, log=lambda *_: None)
     return out
 
 

@@ -128,8 +128,12 @@ def _shifted_loss(model, x):
 
 
 def train(cfg: RunConfig, out: Path, corpus: Path | None = None, tokenizer: Path | None = None,
-          resume: bool = False, quiet: bool = False, device: str | None = None) -> dict:
-    """Train (or resume) a run; returns the run record also written to run.json."""
+          resume: bool = False, quiet: bool = False, device: str | None = None, init_dir: Path | None = None) -> dict:
+    """Train (or resume) a run; returns the run record also written to run.json.
+
+    `init_dir` (a folder with model.safetensors + config.json) starts from those weights
+    instead of a random initialisation: that is fine-tuning.
+    """
     import contextlib
 
     import torch
@@ -147,6 +151,9 @@ def train(cfg: RunConfig, out: Path, corpus: Path | None = None, tokenizer: Path
     record = json.loads((out / "run.json").read_text()) if resume and (out / "run.json").exists() else {}
     if resume and (out / "model.safetensors").exists():
         model = GPT2LMHeadModel.from_pretrained(str(out))
+    elif init_dir is not None:
+        model = GPT2LMHeadModel.from_pretrained(str(init_dir), dtype=torch.float32)
+        record = {}
     else:
         model = GPT2LMHeadModel(hf_config(cfg.model, tok.get_vocab_size(), special["eot"]))
         record = {}

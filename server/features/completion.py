@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from devassist.server.features.postprocess import CursorContext, decide_mode, postprocess, stop_reached
-from devassist.server.runtime.lm import LanguageModel
+from devassist.server.runtime.lm import LanguageModel, PromptCache
 from devassist.server.runtime.ngram import NgramCache
 from devassist.server.settings import CompletionSettings
 
@@ -30,6 +30,7 @@ class Suggestion:
     latency_ms: float
     tokens: int
     cached: bool = False
+    generation_ms: float = 0.0
 
 
 @dataclass
@@ -81,24 +82,35 @@ class CompletionEngine:
         self.cache_mix = cache_mix
         self.use_fim = use_fim  # FIM prompt when the tokenizer has FIM tokens and there is a suffix
         self.forward_cache = ForwardCache()
+        self.prompt_caches: OrderedDict[str, PromptCache] = OrderedDict()  # uri -> last KV cache
+
+    def prefix_ids(self, prefix: str, budget: int) -> list[int]:
+        """The prefix's last `budget` tokens, from a start that stays put while the user types.
+
+        The window starts at a line boundary after a 512-character mark, so consecutive requests
+        tokenize the same text up to the cursor and the KV cache of the last prompt is reused.
+        """
+        span = budget * 4  # about 3-4 characters per token in code
+        start = 0
+        if len(prefix) > span:
+            start = ((len(prefix) - span) // 512 + 1) * 512
+            newline = prefix.find("\n", start)
+            start = newline + 1 if 0 <= newline < len(prefix) else start
+        return self.lm.encode(prefix[start:])[-budget:]
 
     def build_prompt(self, prefix: str, suffix: str, budget: int) -> list[int]:
         """FIM prompt (PSM) when there is code after the cursor and FIM tokens, else the prefix alone.
 
-        Nearest code first: the prefix keeps its last tokens, the suffix its first; the
-        prefix gets three quarters of the budget and any share the suffix does not use.
+        Nearest code first: the prefix keeps its last tokens, the suffix its first (at most a
+        quarter of the budget); the prefix gets whatever the suffix does not use.
         """
         budget = max(8, budget)
-        prefix_ids = self.lm.encode(prefix[-budget * CHARS_PER_TOKEN_BOUND:])
         if not (self.use_fim and self.lm.has_fim and suffix.strip()):
-            return prefix_ids[-budget:]
+            return self.prefix_ids(prefix, budget)
         sp = self.lm.special_ids
-        suffix_ids = self.lm.encode(suffix[:budget * CHARS_PER_TOKEN_BOUND]) if suffix.strip() else []
-        suffix_room = min(len(suffix_ids), budget // 4)
-        prefix_room = budget - suffix_room
-        suffix_room = min(len(suffix_ids), budget - min(prefix_room, len(prefix_ids)))
-        return ([sp["fim_prefix"]] + prefix_ids[-prefix_room:] + [sp["fim_suffix"]]
-                + suffix_ids[:suffix_room] + [sp["fim_middle"]])
+        suffix_ids = self.lm.encode(suffix[:budget * CHARS_PER_TOKEN_BOUND])[: max(8, budget // 4)]
+        prefix_ids = self.prefix_ids(prefix, budget - len(suffix_ids) - 3)
+        return [sp["fim_prefix"]] + prefix_ids + [sp["fim_suffix"]] + suffix_ids + [sp["fim_middle"]]
 
     def context_at(self, text: str, offset: int, multiline: bool) -> CursorContext:
         """The filters' view of the cursor position."""
@@ -138,8 +150,12 @@ class CompletionEngine:
         mix = settings.cache_mix if settings.cache_mix > 0 else self.cache_mix
         if mix > 0:
             cache = NgramCache([t for t in prompt if t < self.lm.vocab_size and t not in self.lm.special_ids.values()])
+        reuse = self.prompt_caches.pop(uri, None) or PromptCache()
+        self.prompt_caches[uri] = reuse
+        while len(self.prompt_caches) > 8:
+            self.prompt_caches.popitem(last=False)
         result = self.lm.generate(
-            prompt, max_new_tokens=max_new,
+            prompt, max_new_tokens=max_new, reuse=reuse,
             should_stop=lambda ids: stop_reached(self.lm.decode(ids), ctx),
             deadline=started + settings.time_budget_ms / 1000.0,
             is_cancelled=is_cancelled, cache=cache, cache_weight=mix,
@@ -150,7 +166,8 @@ class CompletionEngine:
         clean = postprocess(raw, ctx)
         if not clean:
             return None
-        suggestion = Suggestion(clean, ctx.mode, result.stop_reason, (time.monotonic() - started) * 1000, len(result.ids))
+        suggestion = Suggestion(clean, ctx.mode, result.stop_reason, (time.monotonic() - started) * 1000,
+                                len(result.ids), generation_ms=result.elapsed_ms)
         if uri:
             self.forward_cache.put(uri, prefix, suffix, suggestion)
         return suggestion

@@ -8,7 +8,7 @@ outputs `logits` (B, T, V) and `present.{i}.{key,value}`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -29,14 +29,37 @@ class GenerationResult:
     prompt_tokens: int
 
 
+@dataclass
+class PromptCache:
+    """The KV cache of the last sequence fed for one document, reused by the next request.
+
+    While the user types, consecutive prompts share most of their tokens; only the tokens after
+    the longest common prefix need a forward pass.
+    """
+
+    ids: list[int] = field(default_factory=list)  # tokens whose keys/values are in `past`
+    past: dict | None = None
+
+    def common_prefix(self, ids: list[int]) -> int:
+        """Length of the longest common prefix of the cached tokens and `ids`."""
+        n = 0
+        for a, b in zip(self.ids, ids):
+            if a != b:
+                break
+            n += 1
+        return n
+
+
 class LanguageModel:
     """A causal LM from a bundle component, with its tokenizer and special token ids."""
 
-    def __init__(self, bundle: Bundle, component: str = "lm", threads: int | None = None, prefer_gpu: bool = True):
+    def __init__(self, bundle: Bundle, component: str = "lm", threads: int | None = None, prefer_gpu: bool = True,
+                 onnx_path=None):
         meta = bundle.component(component)
         self.meta = meta
         self.component = component
-        self.session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=prefer_gpu)
+        path = onnx_path or bundle.path(meta["file"])
+        self.session = create_session(path, threads=threads, prefer_gpu=prefer_gpu)
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer_path))
         self.n_layer = int(meta["n_layer"])
         self.n_head = int(meta["n_head"])
@@ -53,6 +76,11 @@ class LanguageModel:
             if inp.name.startswith("past_key_values"):
                 self.past_dtype = np.float16 if "float16" in inp.type else np.float32
                 break
+
+    @classmethod
+    def from_onnx(cls, bundle: Bundle, onnx_path, **kwargs) -> "LanguageModel":
+        """The bundle's LM shape and tokenizer over another ONNX file of the same model (benchmarks)."""
+        return cls(bundle, component="lm", onnx_path=onnx_path, **kwargs)
 
     @property
     def has_fim(self) -> bool:
@@ -130,12 +158,16 @@ class LanguageModel:
         is_cancelled: Callable[[], bool] | None = None,
         cache: NgramCache | None = None,
         cache_weight: float = 0.0,
+        ignore_eot: bool = False,
+        reuse: PromptCache | None = None,
     ) -> GenerationResult:
         """Greedy decoding with the KV cache.
 
         Stops at end-of-text, after `max_new_tokens`, when `should_stop(generated)` is true,
         when `time.monotonic()` passes `deadline`, or when `is_cancelled()` says so (checked
-        between steps). With a `cache`, each step mixes its n-gram distribution in.
+        between steps). With a `cache`, each step mixes its n-gram distribution in. With
+        `reuse`, the keys/values of a shared prompt prefix are taken from the last request and
+        the cache is updated for the next one.
         """
         start = time.perf_counter()
         room = self.context_length - 1
@@ -145,14 +177,21 @@ class LanguageModel:
         reason = "max_tokens"
         if is_cancelled and is_cancelled():
             return GenerationResult([], "cancelled", 0.0, len(prompt))
-        logits, past = self.forward(prompt)
+        keep = reuse.common_prefix(prompt) if reuse is not None and reuse.past is not None else 0
+        keep = min(keep, len(prompt) - 1)  # at least one token must run, for its logits
+        if keep >= 8:
+            past = {k: v[:, :, :keep] for k, v in reuse.past.items()}
+            logits, past = self.forward(prompt[keep:], past)
+        else:
+            logits, past = self.forward(prompt)
+        fed = list(prompt)
         last = logits[-1]
         for _ in range(max_new_tokens):
             if cache is not None and cache_weight > 0:
                 token = mix_argmax(last, cache.distribution(), cache_weight)
             else:
                 token = int(last.argmax())
-            if token == self.eot_id:
+            if token == self.eot_id and not ignore_eot:
                 reason = "eot"
                 break
             generated.append(token)
@@ -171,7 +210,10 @@ class LanguageModel:
                 reason = "context"
                 break
             logits, past = self.forward([token], past)
+            fed.append(token)
             last = logits[-1]
+        if reuse is not None:
+            reuse.ids, reuse.past = fed, past
         return GenerationResult(generated, reason, (time.perf_counter() - start) * 1000, len(prompt))
 
 

@@ -16,6 +16,20 @@ async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings
     """A pytest-lsp client talking to `devassist serve --bundle BUNDLE`, initialized."""
     config = ClientServerConfig(server_command=[sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle)])
     client = await config.start()
+    client.documents = {}  # uri -> text, as an editor holds it (updated by workspace/applyEdit)
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def apply_edit(params: types.ApplyWorkspaceEditParams):
+        for change in params.edit.document_changes or []:
+            uri = change.text_document.uri
+            text = client.documents.get(uri)
+            if text is None:
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="unknown document")
+            for e in sorted(change.edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+                text = apply_text_edit(text, e)
+            client.documents[uri] = text
+        return types.ApplyWorkspaceEditResult(applied=True)
+
     if settings is not None:
         client.set_configuration(settings, section="devassist")
     folders = [types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)] if workspace else None
@@ -29,7 +43,18 @@ async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings
         await client.stop()
 
 
+def apply_text_edit(text: str, edit: types.TextEdit) -> str:
+    """Apply one LSP TextEdit (UTF-16 positions) to a text."""
+    from devassist.server.parsing import PositionCodec
+
+    codec = PositionCodec(text)
+    a = codec.offset(edit.range.start.line, edit.range.start.character)
+    b = codec.offset(edit.range.end.line, edit.range.end.character)
+    return text[:a] + edit.new_text + text[b:]
+
+
 def open_doc(client, uri: str, text: str, language_id: str = "python", version: int = 1) -> None:
-    """Send textDocument/didOpen."""
+    """Send textDocument/didOpen (and remember the text, as an editor does)."""
+    client.documents[uri] = text
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id=language_id, version=version, text=text)))

@@ -1,0 +1,377 @@
+"""The "Generate docstring" / "Update docstring" feature, as a plain class the LSP layer calls.
+
+`DocstringFeature.edit_for` turns (document text, cursor) into one text edit in LSP UTF-16
+coordinates; `actions_for` lists the code actions for a range without running any model. Bad
+input raises `DocstringError` with a message for the user. Every edit is checked by parsing
+the edited text before it is returned: it never adds a syntax error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Callable
+from dataclasses import dataclass, replace
+
+from tree_sitter import Node
+
+from devassist.server.features.docstring_facts import NO_RETURN_TYPES, FunctionFacts, function_facts
+from devassist.server.features.docstring_render import render
+from devassist.server.features.docstring_styles import STYLES, new_model, parse_docstring, sync
+from devassist.server.features.docstring_summary import (
+    Summarizer, SummaryRequest, default_summarizer, docstring_lm_name, load_docstring_lm)
+from devassist.server.parsing import Definition, PositionCodec, iter_definitions, parse
+
+COMMAND = "devassist.generateDocstring"
+GENERATE, UPDATE = "Generate docstring", "Update docstring"
+_LITERAL = re.compile(r"^([rRuU]*)(\"\"\"|'''|\"|')(.*)\2$", re.S)
+
+
+class DocstringError(Exception):
+    """Input the feature cannot (or must not) edit; the message is meant for the user."""
+
+
+@dataclass
+class DocstringEdit:
+    """One edit: replace `range` ((line, character) pairs, UTF-16) by `new_text`."""
+
+    title: str
+    start: tuple[int, int]
+    end: tuple[int, int]
+    new_text: str
+    version: int | None = None  # the document version the edit was computed for
+    qualname: str = ""
+    docstring: str = ""  # the docstring's text as written (without quotes and indentation)
+    summary_source: str = ""  # template | retrieval | model | kept
+    elapsed_ms: float = 0.0
+    changed: bool = True
+
+    def text_edit(self) -> dict:
+        """The LSP TextEdit as JSON."""
+        return {"range": {"start": {"line": self.start[0], "character": self.start[1]},
+                          "end": {"line": self.end[0], "character": self.end[1]}},
+                "newText": self.new_text}
+
+    def workspace_edit(self, uri: str) -> dict:
+        """A WorkspaceEdit (JSON) bound to the document version it was computed for."""
+        return {"documentChanges": [{"textDocument": {"uri": uri, "version": self.version},
+                                     "edits": [self.text_edit()]}]}
+
+    def apply(self, text: str) -> str:
+        """The document text with this edit applied."""
+        codec = PositionCodec(text)
+        a, b = codec.offset(*self.start), codec.offset(*self.end)
+        return text[:a] + self.new_text + text[b:]
+
+
+@dataclass
+class DocstringAction:
+    """A code action to offer: its title and the position to pass to the command."""
+
+    title: str
+    line: int
+    character: int
+    qualname: str
+    kind: str = "refactor.rewrite"
+    command: str = COMMAND
+
+
+def check_version(edit: DocstringEdit, current_version: int | None) -> None:
+    """Raise DocstringError if the document changed since the edit was computed."""
+    if edit.version is not None and current_version is not None and current_version != edit.version:
+        raise DocstringError("The document changed while the docstring was being written; nothing was "
+                             "applied. Run the command again.")
+
+
+def _error_count(node: Node) -> int:
+    """ERROR and MISSING nodes under a node."""
+    if not node.has_error:
+        return 0
+    count = int(node.type == "ERROR" or node.is_missing)
+    return count + sum(_error_count(c) for c in node.children)
+
+
+def _full_start(defn: Definition) -> Node:
+    """The node including decorators."""
+    parent = defn.node.parent
+    return parent if parent is not None and parent.type == "decorated_definition" else defn.node
+
+
+def _escape(text: str | None) -> str | None:
+    """Source form of new text for a non-raw triple-quoted literal."""
+    if text is None:
+        return None
+    return text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+
+
+def _escaped_facts(facts: FunctionFacts) -> FunctionFacts:
+    params = [replace(p, type=_escape(p.type), default=_escape(p.default)) for p in facts.params]
+    return replace(facts, params=params, return_type=_escape(facts.return_type),
+                   return_values=[_escape(v) for v in facts.return_values], yield_type=_escape(facts.yield_type))
+
+
+def _literal(lines: list[str], indent: str, newline: str, prefix: str = "", quote: str = '"""') -> str:
+    """A docstring literal: one line when it fits, else quotes on their own lines' ends."""
+    body = [ln.rstrip() for ln in lines]
+    if len(body) == 1:
+        text = body[0]
+        if text.endswith(quote[0]):
+            text = text[:-1] + "\\" + quote[0]
+        return f"{prefix}{quote}{text}{quote}"
+    rest = [f"{indent}{ln}" if ln else "" for ln in body[1:]]
+    return newline.join([f"{prefix}{quote}{body[0]}", *rest, f"{indent}{quote}"])
+
+
+class DocstringFeature:
+    """Generates and updates docstrings; plain Python, no LSP objects."""
+
+    def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250):
+        """`lm` is the completion model if already loaded; a bundle whose `docstring` component names
+        another model (`docstring_lm`) gets that one loaded here."""
+        if summarizer is None:
+            name = docstring_lm_name(bundle)
+            if name is not None and (lm is None or getattr(lm, "component", None) != name):
+                lm = load_docstring_lm(bundle)
+            summarizer = default_summarizer(bundle, lm)
+        self.summarizer = summarizer
+        self.budget_ms = budget_ms
+
+    # ---- locating -----------------------------------------------------------------------
+
+    def _target(self, text: str, line: int, character: int) -> tuple[bytes, Definition, object]:
+        data = text.encode("utf-8", "surrogatepass")
+        tree = parse(data)
+        codec = PositionCodec(text)
+        if line < 0 or line >= codec.line_count:
+            raise DocstringError(f"Line {line + 1} is outside the document.")
+        offset = codec.offset(line, character)
+        byte = len(text[:offset].encode("utf-8", "surrogatepass"))
+        node = tree.root_node.descendant_for_byte_range(byte, byte)
+        while node is not None and node.type not in ("function_definition", "class_definition", "lambda"):
+            node = node.parent
+        if node is not None and node.type == "lambda":
+            raise DocstringError("A lambda cannot have a docstring; turn it into a `def` first.")
+        defs = list(iter_definitions(tree, data))
+        best = None
+        for d in defs:
+            first = _full_start(d).start_point[0]
+            if first <= line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
+                best = d
+        if best is None and _lambda_on_line(tree.root_node, line):
+            raise DocstringError("A lambda cannot have a docstring; turn it into a `def` first.")
+        if best is None and _error_on_line(tree.root_node, line):
+            raise DocstringError(f"Line {line + 1} has a syntax error; fix it first, then generate the docstring.")
+        if best is None:
+            raise DocstringError(f"No function or class at line {line + 1}: put the cursor on a `def` or `class`.")
+        if best.has_error or best.body_node is None:
+            where = _first_error_line(best.node)
+            raise DocstringError(f"`{best.qualname}` has a syntax error (line {where + 1}); fix it first.")
+        return data, best, tree
+
+    # ---- public interface ---------------------------------------------------------------
+
+    def edit_for(self, text: str, line: int, character: int, style: str = "google", version: int | None = None,
+                 deadline: float | None = None, is_cancelled: Callable[[], bool] | None = None) -> DocstringEdit:
+        """The edit that generates (or updates) the docstring of the definition at the cursor.
+
+        `line`/`character` are an LSP position (UTF-16); `version` is the document version the
+        text belongs to (echoed in the edit); `deadline` (time.monotonic) bounds the model, by
+        default `budget_ms` from now; `is_cancelled` is polled between generated tokens.
+        Raises DocstringError with a message for the user.
+        """
+        start = time.perf_counter()
+        style = style if style in STYLES else "google"
+        data, defn, tree = self._target(text, line, character)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        facts = _escaped_facts(function_facts(defn, data))
+        if defn.docstring_node is not None:
+            edit = self._update(text, data, defn, facts, style, newline)
+        else:
+            if deadline is None:
+                deadline = time.monotonic() + self.budget_ms / 1000
+            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled)
+        edit.version = version
+        edit.qualname = defn.qualname
+        self._verify(text, edit, tree, defn)
+        edit.elapsed_ms = (time.perf_counter() - start) * 1000
+        return edit
+
+    def actions_for(self, text: str, start_line: int, end_line: int | None = None) -> list[DocstringAction]:
+        """Code actions for the innermost definition at `start_line`; cheap, no model call."""
+        data = text.encode("utf-8", "surrogatepass")
+        tree = parse(data)
+        best = None
+        for d in iter_definitions(tree, data):
+            if _full_start(d).start_point[0] <= start_line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
+                best = d
+        if best is None or best.has_error or best.body_node is None:
+            return []
+        if best.docstring_node is not None and best.kind != "function":
+            return []
+        title = UPDATE if best.docstring_node is not None else GENERATE
+        codec_line, codec_char = _position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
+        return [DocstringAction(title, codec_line, codec_char, best.qualname)]
+
+    # ---- generate -------------------------------------------------------------------------
+
+    def summary_request(self, text: str, data: bytes, defn: Definition) -> SummaryRequest:
+        """What the summarizer sees of a definition (its text without a docstring)."""
+        body = defn.body_node
+        full = _full_start(defn)
+        colon = _colon(defn)
+        header = data[full.start_byte : colon.end_byte].decode("utf-8", "replace")
+        rest = data[colon.end_byte : body.end_byte]
+        if defn.docstring_node is not None:
+            ds = defn.docstring_node
+            rest = data[colon.end_byte : ds.start_byte] + data[ds.end_byte : body.end_byte]
+        body_text = rest.decode("utf-8", "replace").lstrip(" \t").lstrip("\r\n")
+        before = data[max(0, full.start_byte - 2000) : full.start_byte].decode("utf-8", "replace")
+        return SummaryRequest(defn.name, defn.kind, header.replace("\r\n", "\n"), body_text.replace("\r\n", "\n"),
+                              self._indent(text, data, defn), before.replace("\r\n", "\n"))
+
+    def _indent(self, text: str, data: bytes, defn: Definition) -> str:
+        """The body's indentation; for a one-line body, the header's plus one level."""
+        colon = _colon(defn)
+        first = _first_statement(defn.body_node)
+        line_start = data.rfind(b"\n", 0, first.start_byte) + 1
+        if first is not defn.body_node and first.start_point[0] != colon.end_point[0]:
+            return data[line_start : first.start_byte].decode("utf-8")
+        head_start = data.rfind(b"\n", 0, defn.node.start_byte) + 1
+        head_indent = re.match(r"[ \t]*", data[head_start : defn.node.start_byte].decode("utf-8")).group(0)
+        unit = "\t" if "\t" in head_indent or (not head_indent and "\n\t" in text) else "    "
+        return head_indent + unit
+
+    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None) -> DocstringEdit:
+        request = self.summary_request(text, data, defn)
+        summary = self.summarizer.summarize(request, deadline, is_cancelled)
+        if summary.source == "cancelled":
+            raise DocstringError("Docstring generation was cancelled.")
+        description = _escape(summary.description)
+        model = new_model(facts, _escape(summary.text), description, style)
+        lines = render(model)
+        indent = request.indent
+        literal = _literal(lines, indent, newline)
+        colon = _colon(defn)
+        first = _first_statement(defn.body_node)
+        if first is not defn.body_node and first.start_point[0] == colon.end_point[0]:  # `def f(): pass`
+            a, b = colon.end_byte, first.start_byte
+            new_text = f"{newline}{indent}{literal}{newline}{indent}"
+        else:  # insert after the header line (and its comment, if any)
+            eol = data.find(b"\n", colon.end_byte)
+            eol = len(data) if eol < 0 else eol
+            if eol > 0 and data[eol - 1 : eol] == b"\r":
+                eol -= 1
+            a = b = eol
+            new_text = f"{newline}{indent}{literal}"
+        return DocstringEdit(GENERATE, _position(text, data, a), _position(text, data, b), new_text,
+                             docstring="\n".join(lines), summary_source=summary.source)
+
+    # ---- update ---------------------------------------------------------------------------
+
+    def _update(self, text, data, defn, facts, style, newline) -> DocstringEdit:
+        node = defn.docstring_node.named_children[0]
+        source = data[node.start_byte : node.end_byte].decode("utf-8", "surrogatepass")
+        match = _LITERAL.match(source)
+        if match is None or "f" in match.group(1).lower() or "b" in match.group(1).lower():
+            raise DocstringError(f"The docstring of `{defn.qualname}` is not a plain string literal; edit it by hand.")
+        prefix, quote, content = match.groups()
+        if defn.kind != "function":
+            raise DocstringError(f"`{defn.qualname}` already has a docstring.")
+        if "r" in prefix.lower():  # a raw literal keeps backslashes as written: undo our escaping
+            facts = _unescape_facts(facts)
+        model = parse_docstring(content, style)
+        old_lines = render(parse_docstring(content, style))
+        rt = defn.node.child_by_field_name("return_type")
+        explicit_none = rt is not None and data[rt.start_byte : rt.end_byte].decode() in NO_RETURN_TYPES
+        model = sync(model, facts, no_return_annotation=explicit_none)
+        lines = render(model)
+        indent = self._indent(text, data, defn)
+        triple = quote if len(quote) == 3 else quote * 3
+        one_line = len(lines) == 1 and "\n" not in content
+        literal = _literal(lines, indent, newline, prefix, triple if not one_line or len(quote) == 3 else quote)
+        a, b = node.start_byte, node.end_byte
+        return DocstringEdit(UPDATE, _position(text, data, a), _position(text, data, b), literal,
+                             docstring="\n".join(lines), summary_source="kept", changed=lines != old_lines)
+
+    # ---- safety -------------------------------------------------------------------------
+
+    def _verify(self, text: str, edit: DocstringEdit, tree, defn: Definition) -> None:
+        """Parse the edited text: no new syntax errors, and the definition now has a docstring."""
+        new_text = edit.apply(text)
+        new_data = new_text.encode("utf-8", "surrogatepass")
+        new_tree = parse(new_data)
+        ok = _error_count(new_tree.root_node) <= _error_count(tree.root_node)
+        if ok:
+            after = [d for d in iter_definitions(new_tree, new_data) if d.qualname == defn.qualname]
+            ok = any(d.docstring_node is not None for d in after)
+        if not ok:
+            raise DocstringError(f"Could not write a safe docstring edit for `{defn.qualname}`; nothing was changed.")
+
+
+def _unescape_facts(facts: FunctionFacts) -> FunctionFacts:
+    def un(t):
+        return None if t is None else t.replace('\\"\\"\\"', '"""').replace("\\\\", "\\")
+    params = [replace(p, type=un(p.type), default=un(p.default)) for p in facts.params]
+    return replace(facts, params=params, return_type=un(facts.return_type),
+                   return_values=[un(v) for v in facts.return_values], yield_type=un(facts.yield_type))
+
+
+def _error_on_line(root: Node, line: int) -> bool:
+    """Whether an ERROR or MISSING node covers a line."""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.start_point[0] > line or n.end_point[0] < line or not (n.has_error or n.is_missing):
+            continue
+        if n.type == "ERROR" or n.is_missing:
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def _lambda_on_line(root: Node, line: int) -> bool:
+    """Whether a lambda starts or ends on a line."""
+    stack = [root]
+    while stack:
+        n = stack.pop()
+        if n.start_point[0] > line or n.end_point[0] < line:
+            continue
+        if n.type == "lambda":
+            return True
+        stack.extend(n.children)
+    return False
+
+
+def _colon(defn: Definition) -> Node:
+    """The `:` that ends a definition's header."""
+    colon = None
+    for child in defn.node.children:
+        if child.type == ":":
+            colon = child
+        if child.type == "block":
+            break
+    if colon is None:
+        raise DocstringError(f"`{defn.qualname}` has no `:` after its header; fix the syntax first.")
+    return colon
+
+
+def _first_statement(body: Node) -> Node:
+    """The first non-comment child of a block (the block itself if empty)."""
+    return next((c for c in body.named_children if c.type != "comment"), body)
+
+
+def _first_error_line(node: Node) -> int:
+    """The line of the first ERROR/MISSING node under `node`."""
+    stack = [node]
+    while stack:
+        n = stack.pop(0)
+        if n.type == "ERROR" or n.is_missing:
+            return n.start_point[0]
+        stack[:0] = [c for c in n.children if c.has_error or c.is_missing or c.type == "ERROR"]
+    return node.start_point[0]
+
+
+def _position(text: str, data: bytes, byte: int) -> tuple[int, int]:
+    """The LSP position of a byte offset."""
+    offset = len(data[:byte].decode("utf-8", "surrogatepass"))
+    return PositionCodec(text).position(offset)

@@ -1,0 +1,188 @@
+"""What a docstring may say about a function, read from the tree-sitter parse and nothing else.
+
+Parameters (without self/cls, `*args`/`**kwargs` named as such, types from annotations,
+defaults), what it returns (annotation, else `return <value>` statements), what it yields (a
+generator), and one entry per exception class raised in its own body. Nested functions,
+classes and lambdas are not part of the body for these questions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from tree_sitter import Node
+
+from devassist.server.parsing import Definition, node_text
+
+# Return annotations that mean "nothing comes back".
+NO_RETURN_TYPES = {"None", "NoReturn", "Never", "typing.NoReturn", "typing.Never"}
+# Generic wrappers whose first argument is the yielded type.
+GENERATOR_TYPES = re.compile(
+    r"^(?:typing\.|collections\.abc\.|t\.)?(?:Iterator|Iterable|Generator|AsyncIterator|AsyncIterable|AsyncGenerator)\[(.+)\]$",
+    re.S,
+)
+_SCOPES = ("function_definition", "class_definition", "lambda", "decorated_definition")
+
+
+@dataclass
+class Param:
+    """One documented parameter."""
+
+    name: str  # "x", "*args", "**kwargs"
+    type: str | None = None
+    default: str | None = None
+
+
+@dataclass
+class FunctionFacts:
+    """Everything the sections of a docstring are built from."""
+
+    kind: str  # "function" or "class"
+    name: str
+    params: list[Param] = field(default_factory=list)
+    returns: bool = False  # a Returns section belongs in the docstring
+    return_type: str | None = None
+    return_values: list[str] = field(default_factory=list)  # source of `return <value>` expressions
+    yields: bool = False
+    yield_type: str | None = None
+    raises: list[str] = field(default_factory=list)
+
+
+def _one_line(text: str) -> str:
+    """Collapse a (possibly multi-line) source fragment to single spaces."""
+    text = re.sub(r"\\\r?\n", " ", text)
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def _param(node: Node, src: bytes) -> Param | None:
+    """A Param from one child of a `parameters` node, or None for separators."""
+    t = node.type
+    if t == "identifier":
+        return Param(node_text(node, src))
+    if t == "list_splat_pattern":
+        return Param("*" + node_text(node.named_children[0], src)) if node.named_children else None
+    if t == "dictionary_splat_pattern":
+        return Param("**" + node_text(node.named_children[0], src)) if node.named_children else None
+    if t in ("typed_parameter", "typed_default_parameter", "default_parameter"):
+        name_node = node.child_by_field_name("name")
+        if name_node is None:  # typed_parameter: the first named child is the name or a splat
+            name_node = node.named_children[0] if node.named_children else None
+        if name_node is None:
+            return None
+        inner = _param(name_node, src) if name_node.type != "identifier" else Param(node_text(name_node, src))
+        if inner is None:
+            return None
+        type_node = node.child_by_field_name("type")
+        value_node = node.child_by_field_name("value")
+        inner.type = _one_line(node_text(type_node, src)) if type_node is not None else None
+        inner.default = _one_line(node_text(value_node, src)) if value_node is not None else None
+        return inner
+    return None  # "/", "*", comments, errors
+
+
+def parameters(defn: Definition, src: bytes) -> list[Param]:
+    """The documented parameters of a function (self/cls of methods left out)."""
+    params_node = defn.node.child_by_field_name("parameters")
+    if params_node is None:
+        return []
+    params = [p for p in (_param(c, src) for c in params_node.named_children) if p is not None]
+    if defn.is_method and params and params[0].name in ("self", "cls", "mcs", "mcls", "metacls"):
+        decorators = _decorator_names(defn, src)
+        if "staticmethod" not in decorators:
+            params = params[1:]
+    return params
+
+
+def _decorator_names(defn: Definition, src: bytes) -> set[str]:
+    """Names of the decorators applied to a definition (`functools.wraps(f)` -> `functools.wraps`)."""
+    parent = defn.node.parent
+    if parent is None or parent.type != "decorated_definition":
+        return set()
+    names = set()
+    for dec in parent.children:
+        if dec.type == "decorator" and dec.named_children:
+            expr = dec.named_children[0]
+            if expr.type == "call":
+                expr = expr.child_by_field_name("function") or expr
+            names.add(node_text(expr, src).split(".")[-1])
+    return names
+
+
+def own_nodes(body: Node | None):
+    """Every node of a body, not descending into nested functions, classes or lambdas."""
+    if body is None:
+        return
+    stack = [body]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(c for c in reversed(node.children) if c.type not in _SCOPES)
+
+
+def _exception_name(expr: Node, src: bytes) -> str | None:
+    """The class raised by `raise <expr>`: `X`, `X(...)`, `mod.X(...)`; None for instances in variables."""
+    if expr.type == "call":
+        expr = expr.child_by_field_name("function") or expr
+    if expr.type not in ("identifier", "attribute"):
+        return None
+    name = node_text(expr, src)
+    last = name.split(".")[-1]
+    # An exception class is CapWords by convention; `raise err` re-raises an instance we cannot type.
+    return name if last[:1].isupper() else None
+
+
+def _yield_type(return_type: str | None) -> str | None:
+    """The yielded type from `Iterator[X]`, `Generator[X, S, R]`, ...; None if unknown."""
+    if not return_type:
+        return None
+    match = GENERATOR_TYPES.match(return_type)
+    if not match:
+        return None
+    inner, depth, parts, start = match.group(1), 0, [], 0
+    for i, ch in enumerate(inner):
+        depth += ch in "[(" 
+        depth -= ch in "])"
+        if ch == "," and depth == 0:
+            parts.append(inner[start:i])
+            start = i + 1
+    parts.append(inner[start:])
+    return parts[0].strip() or None
+
+
+def function_facts(defn: Definition, src: bytes) -> FunctionFacts:
+    """The facts a docstring of this definition may state."""
+    facts = FunctionFacts(kind=defn.kind, name=defn.name)
+    if defn.kind != "function":
+        return facts
+    facts.params = parameters(defn, src)
+    rt_node = defn.node.child_by_field_name("return_type")
+    return_type = _one_line(node_text(rt_node, src)) if rt_node is not None else None
+    raises: list[str] = []
+    returns: list[str] = []
+    is_generator = False
+    for node in own_nodes(defn.body_node):
+        if node.type == "yield":
+            is_generator = True
+        elif node.type == "return_statement":
+            values = [c for c in node.named_children if c.type != "comment"]
+            if values and not (len(values) == 1 and values[0].type == "none"):
+                returns.append(_one_line(node_text(values[0] if len(values) == 1 else node, src).removeprefix("return ")))
+        elif node.type == "raise_statement":
+            exprs = [c for c in node.named_children if c.type != "comment"]
+            # `raise X from Y`: the raised one is the first expression.
+            name = _exception_name(exprs[0], src) if exprs else None
+            if name and name not in raises:
+                raises.append(name)
+    facts.raises = raises
+    if is_generator:
+        facts.yields = True
+        facts.yield_type = _yield_type(return_type)
+    elif return_type is not None:
+        facts.returns = return_type not in NO_RETURN_TYPES
+        facts.return_type = return_type if facts.returns else None
+        facts.return_values = returns
+    elif returns:
+        facts.returns = True
+        facts.return_values = returns
+    return facts

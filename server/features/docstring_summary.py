@@ -1,0 +1,288 @@
+"""Summary lines for docstrings: the name as a sentence, BM25 retrieval, and the model.
+
+Every summarizer answers `summarize(request, deadline) -> Summary`; the feature does not know
+which one it holds. `default_summarizer` picks the best one the bundle allows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from devassist.server.features.docstring_retrieval import BM25Index, code_tokens, first_sentence
+
+_WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+
+
+@dataclass
+class SummaryRequest:
+    """What a summarizer may look at: the definition and its surroundings."""
+
+    name: str
+    kind: str  # "function" or "class"
+    header: str  # decorators and the signature, up to and including the colon
+    body: str  # the body's lines after the header, without a docstring
+    indent: str = "    "  # the body's indentation
+    before: str = ""  # file text before the definition
+
+    @property
+    def code(self) -> str:
+        """The definition's text without its docstring."""
+        return f"{self.header}\n{self.body}"
+
+
+@dataclass
+class Summary:
+    """A summary sentence, an optional longer description, and who wrote it."""
+
+    text: str
+    description: str | None = None
+    source: str = "template"
+    elapsed_ms: float = 0.0
+
+
+class Summarizer(Protocol):
+    """Anything that writes a summary line."""
+
+    name: str
+
+    def summarize(self, request: SummaryRequest, deadline: float | None = None,
+                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
+        """A summary for the request, finishing by `deadline` (time.monotonic) if possible."""
+        ...
+
+
+def as_sentence(text: str) -> str:
+    """One line, capitalised, ending with a period."""
+    text = " ".join(text.split()).strip()
+    if not text:
+        return text
+    text = text[0].upper() + text[1:]
+    return text if text[-1] in ".!?" else text + "."
+
+
+def name_sentence(name: str) -> str:
+    """`get_user_name` -> "Get user name."; `HTTPServer` -> "Http server."."""
+    words = [w.lower() for w in _WORDS.findall(name.strip("_"))]
+    return as_sentence(" ".join(words) or name.strip("_") or name)
+
+
+class TemplateSummarizer:
+    """The name turned into a sentence (also the last-resort fallback)."""
+
+    name = "template"
+
+    def summarize(self, request: SummaryRequest, deadline: float | None = None,
+                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
+        """The request's name as a sentence."""
+        return Summary(name_sentence(request.name), source=self.name)
+
+
+class RetrievalSummarizer:
+    """The first sentence of the most similar documented function's docstring (BM25)."""
+
+    name = "retrieval"
+
+    def __init__(self, index: BM25Index, fallback: Summarizer | None = None):
+        self.index = index
+        self.fallback = fallback or TemplateSummarizer()
+
+    def candidates(self, request: SummaryRequest, k: int = 5) -> list[tuple[str, float]]:
+        """The k best (sentence, score) pairs."""
+        return [(self.index.sentences[i], s) for i, s in self.index.top(code_tokens(request.code), k)]
+
+    def summarize(self, request: SummaryRequest, deadline: float | None = None,
+                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
+        """The best match's first sentence, or the template when nothing matches."""
+        start = time.perf_counter()
+        best = self.candidates(request, 1)
+        if not best:
+            return self.fallback.summarize(request, deadline)
+        return Summary(as_sentence(best[0][0]), source=self.name, elapsed_ms=(time.perf_counter() - start) * 1000)
+
+
+class FimSummarizer:
+    """Fill-in-the-middle on the completion model: prefix = header + opening quotes, suffix = the body.
+
+    Writes one line after the opening quotes and keeps its first sentence. Falls back when the
+    model has no FIM tokens, runs out of time, or writes nothing usable.
+    """
+
+    name = "model"
+
+    def __init__(self, lm, fallback: Summarizer | None = None, max_new_tokens: int = 32,
+                 suffix_share: float = 0.4, min_words: int = 2, max_prompt_tokens: int = 192,
+                 hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0):
+        self.lm = lm
+        self.fallback = fallback or TemplateSummarizer()
+        self.max_new_tokens = max_new_tokens
+        self.max_prompt_tokens = max_prompt_tokens  # training examples are built with the same budget
+        self.suffix_share = suffix_share
+        self.min_words = min_words
+        self.hints = hints  # retrieval-augmented: the nearest documented function's sentence, as a comment
+        self.min_new_tokens = min_new_tokens  # no end of sentence before this many tokens
+        self.no_repeat_ngram = no_repeat_ngram  # never repeat an n-gram of generated tokens (0: off)
+        self._enders: np.ndarray | None = None
+
+    def hint(self, request: SummaryRequest) -> str | None:
+        """The retrieved sentence shown to the model, if this summarizer uses hints."""
+        if self.hints is None:
+            return None
+        best = self.hints.candidates(request, 1)
+        return best[0][0] if best else None
+
+    def prompt(self, request: SummaryRequest, hint: str | None = None) -> list[int]:
+        """PSM prompt ids: <fim_prefix> before+[# hint]+header+'\"\"\"' <fim_suffix> '\"\"\"'+body <fim_middle>."""
+        lm = self.lm
+        if hint is None:
+            hint = self.hint(request)
+        note = f"# {hint}\n" if hint else ""
+        prefix = f"{request.before}{note}{request.header}\n{request.indent}\"\"\""
+        suffix = f"\"\"\"\n{request.body}"
+        budget = min(self.max_prompt_tokens, lm.context_length - self.max_new_tokens) - 4
+        suffix_ids = lm.encode(suffix)[: int(budget * self.suffix_share)]
+        prefix_ids = lm.encode(prefix)
+        prefix_ids = prefix_ids[-(budget - len(suffix_ids)):]
+        sp = lm.special_ids
+        return [sp["fim_prefix"], *prefix_ids, sp["fim_suffix"], *suffix_ids, sp["fim_middle"]]
+
+    def summarize(self, request: SummaryRequest, deadline: float | None = None,
+                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
+        """The model's first sentence, or the fallback's."""
+        if not getattr(self.lm, "has_fim", False):
+            return self.fallback.summarize(request, deadline)
+        lm = self.lm
+
+        def stop(ids: list[int]) -> bool:
+            text = lm.decode(ids)
+            return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
+
+        if (self.min_new_tokens or self.no_repeat_ngram) and hasattr(lm, "forward"):
+            result = self._decode(self.prompt(request), stop, deadline, is_cancelled)
+        else:
+            result = lm.generate(self.prompt(request), self.max_new_tokens, should_stop=stop,
+                                 deadline=deadline, is_cancelled=is_cancelled)
+        text = lm.decode(result.ids).split('"""')[0].split("\n")[0]
+        sentence = first_sentence(text)
+        unfinished = result.stop_reason in ("time", "max_tokens", "context") and not re.search(r"[.!?]$", text.strip())
+        if result.stop_reason == "cancelled":
+            return Summary("", source="cancelled", elapsed_ms=result.elapsed_ms)
+        if unfinished or len(sentence.split()) < self.min_words:
+            fb = self.fallback.summarize(request, deadline)
+            fb.elapsed_ms += result.elapsed_ms
+            return fb
+        return Summary(as_sentence(sentence), source=self.name, elapsed_ms=result.elapsed_ms)
+
+
+    def _ending_tokens(self) -> np.ndarray:
+        """Ids of tokens that end the sentence or the line (and the special tokens)."""
+        if self._enders is None:
+            lm = self.lm
+            size = len(lm.tokenizer.get_vocab()) if hasattr(lm, "tokenizer") else lm.vocab_size
+            ids = [i for i in range(size) if any(c in lm.decode([i]) for c in '.!?\n"')]
+            ids += [i for i in lm.special_ids.values() if i is not None]
+            self._enders = np.array(sorted(set(ids)), dtype=np.int64)
+        return self._enders
+
+    def _decode(self, prompt: list[int], stop, deadline, is_cancelled) -> "_Decoded":
+        """Greedy decoding with a minimum length and no repeated n-grams, on the KV cache."""
+        lm, n = self.lm, self.no_repeat_ngram
+        start = time.perf_counter()
+        logits, past = lm.forward(prompt)
+        last = logits[-1]
+        out: list[int] = []
+        reason = "max_tokens"
+        for _ in range(self.max_new_tokens):
+            scores = np.array(last, dtype=np.float64)
+            if len(out) < self.min_new_tokens:
+                scores[self._ending_tokens()] = -np.inf
+            if n >= 2 and len(out) >= n - 1:
+                tail = out[len(out) - n + 1 :]
+                for i in range(len(out) - n + 1):
+                    if out[i : i + n - 1] == tail:
+                        scores[out[i + n - 1]] = -np.inf
+            token = int(scores.argmax())
+            if token == lm.eot_id:
+                reason = "eot"
+                break
+            out.append(token)
+            if stop(out):
+                reason = "stop"
+                break
+            if is_cancelled and is_cancelled():
+                reason = "cancelled"
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                reason = "time"
+                break
+            if len(prompt) + len(out) >= lm.context_length:
+                reason = "context"
+                break
+            logits, past = lm.forward([token], past)
+            last = logits[-1]
+        return _Decoded(out, reason, (time.perf_counter() - start) * 1000)
+
+
+@dataclass
+class _Decoded:
+    ids: list[int]
+    stop_reason: str
+    elapsed_ms: float
+
+
+def load_index(bundle) -> BM25Index | None:
+    """The bundle's `docstring_index` component, if it ships one."""
+    if bundle is None or not bundle.has("docstring_index"):
+        return None
+    return BM25Index.load(bundle.path(bundle.component("docstring_index")["file"]))
+
+
+def docstring_lm_name(bundle) -> str | None:
+    """The bundle component the docstring summaries come from ("lm" unless the bundle says)."""
+    if bundle is None:
+        return None
+    name = bundle.component("docstring").get("lm", "lm") if bundle.has("docstring") else "lm"
+    return name if bundle.has(name) else None
+
+
+def load_docstring_lm(bundle, threads: int | None = None):
+    """The docstring model of a bundle (with its own tokenizer if the component names one), or None."""
+    name = docstring_lm_name(bundle)
+    if name is None:
+        return None
+    from devassist.server.runtime.lm import LanguageModel
+
+    lm = LanguageModel(bundle, component=name, threads=threads)
+    tok_file = bundle.component(name).get("tokenizer")
+    if tok_file:  # a docstring model trained apart from the completion model
+        from tokenizers import Tokenizer
+
+        lm.tokenizer = Tokenizer.from_file(str(bundle.path(tok_file)))
+        lm.special_ids = {role: lm.tokenizer.token_to_id(tok) for role, tok in bundle.special_tokens.items()}
+        lm.eot_id = lm.special_ids.get("eot")
+    return lm
+
+
+def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summarizer:
+    """The summarizer the bundle's `docstring` component names (model, retrieval), else the best available."""
+    template = TemplateSummarizer()
+    index = load_index(bundle)
+    retrieval = RetrievalSummarizer(index, template) if index is not None else None
+    method = prefer
+    if method is None and bundle is not None and bundle.has("docstring"):
+        method = bundle.component("docstring").get("summarizer")
+    if method == "template":
+        return template
+    if method == "retrieval" and retrieval is not None:
+        return retrieval
+    if lm is not None and getattr(lm, "has_fim", False) and method in (None, "model"):
+        shape = bundle.component("docstring") if bundle is not None and bundle.has("docstring") else {}
+        kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram")
+                  if k in shape}
+        hints = retrieval if shape.get("hints") == "retrieval" else None
+        return FimSummarizer(lm, retrieval or template, hints=hints, **kwargs)
+    return retrieval or template

@@ -1,0 +1,246 @@
+"""Review diagnostics: flag functions that are unusual against reference code, point at lines.
+
+`ReviewFeature.findings(text, settings, budget_s, is_cancelled)` parses a document, scores
+every function that parses (VAE anomaly + surprisal, calibrated into a percentile of the
+reference code), and returns `Finding`s; `to_diagnostics` turns them into LSP diagnostics and
+`suppress_action` into the edit that adds `# devassist: ignore` on the `def` line. No server
+here: the handlers call these from a worker thread (see `review_scheduler.py`).
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from lsprotocol import types as lsp
+
+from devassist.server.features.review_model import ReviewModel
+from devassist.server.features.review_signals import BundleSignals, FunctionSignals, ReviewCancelled
+from devassist.server.parsing import definitions
+from devassist.server.settings import ReviewSettings
+
+SOURCE = "devassist"
+CODE_UNUSUAL = "unusual-function"
+CODE_INCOMPLETE = "review-incomplete"
+SUPPRESS_COMMENT = "# devassist: ignore"
+SUPPRESS_RE = re.compile(r"#.*\bdevassist:\s*ignore\b")
+MAX_SCORED_BYTES = 1_000_000  # beyond this only the first part is parsed and scored (~1 s of parsing)
+SEVERITIES = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
+              "information": lsp.DiagnosticSeverity.Information, "hint": lsp.DiagnosticSeverity.Hint}
+
+__all__ = ["ReviewFeature", "Finding", "LineFinding", "ReviewReport", "ReviewCancelled", "to_diagnostics",
+           "suppress_action", "is_python_document", "function_units"]
+
+
+@dataclass
+class LineFinding:
+    """One of the lines most responsible inside a flagged function."""
+
+    line: int  # 0-based document line
+    surprisal: float  # summed token surprisal on the line, nats
+    score: float  # the localization score it was ranked by
+    range: tuple[tuple[int, int], tuple[int, int]]  # LSP (line, utf-16 char) of the line's code
+
+
+@dataclass
+class Finding:
+    """A function more unusual than the threshold, or a note about the review itself."""
+
+    code: str  # CODE_UNUSUAL or CODE_INCOMPLETE
+    message: str
+    range: tuple[tuple[int, int], tuple[int, int]]  # the function's name, LSP (line, utf-16 char)
+    qualname: str = ""
+    percentile: float = 0.0
+    score: float = 0.0
+    top_lines: list[LineFinding] = field(default_factory=list)
+
+
+@dataclass
+class ReviewReport:
+    """All scored functions of a document, and how far scoring got."""
+
+    findings: list[Finding]
+    functions: int  # functions found (not suppressed, parse without error)
+    scored: int  # functions scored before the budget ran out
+    percentiles: dict[str, float]  # qualname -> percentile, for every scored function
+    elapsed_s: float
+    truncated_bytes: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether every function was scored."""
+        return self.scored == self.functions and not self.truncated_bytes
+
+
+@dataclass
+class FunctionUnit:
+    """A function to score: its dedented text and where it sits in the document."""
+
+    qualname: str
+    text: str  # dedented, from the def line to its last line
+    start_line: int  # 0-based document line of the `def`
+    indent: int  # columns removed by the dedent (in characters)
+    name_range: tuple[tuple[int, int], tuple[int, int]]
+
+
+def is_python_document(uri: str, language_id: str | None = None) -> bool:
+    """Whether a document is Python (by language id when the client sent one, else by suffix)."""
+    if language_id:
+        return language_id.lower() in ("python", "py")
+    return uri.lower().endswith((".py", ".pyi", ".pyw"))
+
+
+def _utf16_col(line: bytes, byte_col: int) -> int:
+    """UTF-16 column of a UTF-8 byte column in one line (tree-sitter reports byte columns)."""
+    return len(line[:byte_col].decode("utf-8", "replace").encode("utf-16-le")) // 2
+
+
+def function_units(text: str, max_bytes: int = MAX_SCORED_BYTES) -> tuple[list[FunctionUnit], bool]:
+    """Functions that parse and are not suppressed, in document order; and whether text was cut."""
+    data = text.encode("utf-8", "surrogatepass")
+    truncated = len(data) > max_bytes
+    if truncated:
+        cut = data.rfind(b"\n", 0, max_bytes)
+        data = data[: cut + 1 if cut > 0 else max_bytes]
+    lines = data.split(b"\n")
+    units = []
+    for d in definitions(data):
+        if d.kind != "function" or d.has_error or d.body_node is None:
+            continue
+        header = lines[d.start_line].decode("utf-8", "replace")
+        if SUPPRESS_RE.search(header):
+            continue
+        raw = b"\n".join(lines[d.start_line : d.end_line + 1]).decode("utf-8", "replace")
+        body = textwrap.dedent(raw)
+        first = raw.split("\n", 1)[0]
+        indent = len(first) - len(first.lstrip())
+        node = d.name_node or d.node
+        (sl, sc), (el, ec) = node.start_point, node.end_point
+        name_range = ((sl, _utf16_col(lines[sl], sc)), (el, _utf16_col(lines[el], ec)))
+        units.append(FunctionUnit(d.qualname, body.rstrip("\n"), d.start_line, indent, name_range))
+    return units, truncated
+
+
+def _line_range(text_lines: list[str], line: int) -> tuple[tuple[int, int], tuple[int, int]]:
+    """The range of a line's code (without leading whitespace), in UTF-16 columns."""
+    s = text_lines[line] if line < len(text_lines) else ""
+    lead = len(s) - len(s.lstrip())
+    width = lambda t: len(t.encode("utf-16-le")) // 2  # noqa: E731 - local helper
+    return (line, width(s[:lead])), (line, width(s.rstrip()))
+
+
+class ReviewFeature:
+    """Scores the functions of a document and reports the unusual ones."""
+
+    def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None):
+        self.signals = signals if signals is not None else BundleSignals(bundle, lm)
+        self.model = model if model is not None else ReviewModel.from_bundle(bundle)
+
+    @classmethod
+    def available(cls, bundle) -> bool:
+        """Whether a bundle has what review needs (`embed`, `lm` and `review`)."""
+        return all(bundle.has(c) for c in ("embed", "lm", "review"))
+
+    def review(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
+               is_cancelled: Callable[[], bool] | None = None) -> ReviewReport:
+        """Score every function within `budget_s` of model time; raise ReviewCancelled if `is_cancelled()`.
+
+        Files over MAX_SCORED_BYTES are parsed and scored only up to that size; either limit
+        adds a CODE_INCOMPLETE finding that says how many functions were reviewed.
+        """
+        start = time.monotonic()
+        check = is_cancelled or (lambda: False)
+        if not settings.enabled or not text.strip():
+            return ReviewReport([], 0, 0, {}, 0.0)
+        if check():
+            raise ReviewCancelled()
+        units, truncated = function_units(text)
+        if check():
+            raise ReviewCancelled()
+        deadline = time.monotonic() + max(budget_s, 0.0)  # the budget is model time; parsing is bounded by the byte cap
+        signals = self.signals.analyze([u.text for u in units], deadline=deadline, is_cancelled=check) if units else []
+        scored = [(u, s) for u, s in zip(units, signals) if s is not None]
+        scores = self.model.scores([s for _, s in scored])
+        pct = self.model.percentiles(scores)
+        doc_lines = text.split("\n")
+        flagged = []
+        for (unit, sig), score, p in zip(scored, scores, pct):
+            if p <= settings.threshold:
+                continue
+            ls = self.model.line_scores(sig)
+            order = [int(i) for i in np.argsort(-ls, kind="stable") if np.isfinite(ls[i])][:3]
+            tops = [LineFinding(unit.start_line + i, float(sig.line_surprisal[i]), float(ls[i]),
+                                _line_range(doc_lines, unit.start_line + i)) for i in order]
+            where = f"; line {tops[0].line + 1} is the most surprising" if tops else ""
+            msg = f"This function is more unusual than {p:.1f} % of reference code{where}"
+            flagged.append(Finding(CODE_UNUSUAL, msg, unit.name_range, unit.qualname, float(p), float(score), tops))
+        flagged.sort(key=lambda f: (-f.percentile, -f.score))
+        flagged = sorted(flagged[: max(settings.max_diagnostics, 0)], key=lambda f: f.range[0])
+        report = ReviewReport(flagged, len(units), len(scored), {u.qualname: float(p) for (u, _), p in zip(scored, pct)},
+                              time.monotonic() - start, truncated)
+        if not report.complete and settings.max_diagnostics > 0:
+            why = f"the first {MAX_SCORED_BYTES // 1_000_000} MB of this file" if truncated else "this file"
+            msg = (f"Review scored {report.scored} of {report.functions} functions in {why} "
+                   f"within its {budget_s:g} s budget; the rest were not reviewed")
+            report.findings.append(Finding(CODE_INCOMPLETE, msg, ((0, 0), (0, 0))))
+        return report
+
+    def findings(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
+                 is_cancelled: Callable[[], bool] | None = None) -> list[Finding]:
+        """The findings of `review` (flagged functions, then a note if scoring was cut short)."""
+        return self.review(text, settings, budget_s, is_cancelled).findings
+
+
+def to_diagnostics(findings: list[Finding], uri: str, severity: str = "information") -> list[lsp.Diagnostic]:
+    """LSP diagnostics for findings, with related information pointing at the top lines."""
+    level = SEVERITIES.get(severity, lsp.DiagnosticSeverity.Information)
+    out = []
+    for f in findings:
+        rng = lsp.Range(lsp.Position(*f.range[0]), lsp.Position(*f.range[1]))
+        related = [
+            lsp.DiagnosticRelatedInformation(
+                lsp.Location(uri, lsp.Range(lsp.Position(*t.range[0]), lsp.Position(*t.range[1]))),
+                f"line {t.line + 1}: {t.surprisal:.1f} nats of surprisal")
+            for t in f.top_lines
+        ]
+        out.append(lsp.Diagnostic(
+            range=rng, message=f.message, source=SOURCE, code=f.code,
+            severity=level if f.code == CODE_UNUSUAL else lsp.DiagnosticSeverity.Hint,
+            related_information=related or None,
+            data={"qualname": f.qualname, "percentile": round(f.percentile, 2)} if f.code == CODE_UNUSUAL else None,
+        ))
+    return out
+
+
+def suppress_action(text: str, diagnostic: lsp.Diagnostic) -> lsp.TextEdit | None:
+    """The edit that appends `# devassist: ignore` to the diagnostic's `def` line (None if present)."""
+    if diagnostic.source != SOURCE or diagnostic.code != CODE_UNUSUAL:
+        return None
+    lines = text.split("\n")
+    line = diagnostic.range.start.line
+    if not 0 <= line < len(lines):
+        return None
+    current = lines[line].rstrip("\r")
+    if SUPPRESS_RE.search(current):
+        return None
+    stripped = current.rstrip()
+    end = len(stripped.encode("utf-16-le")) // 2
+    full = len(current.encode("utf-16-le")) // 2
+    return lsp.TextEdit(lsp.Range(lsp.Position(line, end), lsp.Position(line, full)), "  " + SUPPRESS_COMMENT)
+
+
+def suppress_code_action(uri: str, text: str, diagnostic: lsp.Diagnostic) -> lsp.CodeAction | None:
+    """A quick fix that adds the suppression comment for one review diagnostic."""
+    edit = suppress_action(text, diagnostic)
+    if edit is None:
+        return None
+    return lsp.CodeAction(
+        title="Ignore this review finding (# devassist: ignore)",
+        kind=lsp.CodeActionKind.QuickFix,
+        diagnostics=[diagnostic],
+        edit=lsp.WorkspaceEdit(changes={uri: [edit]}),
+    )

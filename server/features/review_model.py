@@ -1,0 +1,212 @@
+"""The review score: VAE anomaly + surprisal features, combined, calibrated into percentiles.
+
+The bundle's `review` component carries `review_signals.onnx` (see `review_signals.py`),
+`review_vae.onnx` (input `embedding` (B, D); outputs `neg_elbo`, `recon_error`, `mean`,
+`logvar`) and `review_calibration.json`:
+
+    {"feature_names": [...], "weights": [...], "bias": b, "feature_mean": [...], "feature_std": [...],
+     "elbo_mean": m, "elbo_std": s, "token_mean": mu, "token_std": sd,
+     "reference_scores": [sorted combined scores of the validation functions],
+     "line_score": "mean", "line_weights": [w_op, w_name], "fit": {...}}
+
+The shipped score is `surprisal_residual + elbo_weight * elbo_z`: the function's summed token
+surprisal (LM mixed with an in-function n-gram cache) against what its line count predicts, plus
+the VAE's standardized negative ELBO. The cache weight, the length slope and the ELBO weight
+are chosen on synthetic bugs of the validation split (see `training/review_calibrate.py`).
+Line localization adds "margins" (how much more probable the LM finds a one-token replacement
+of an operator, a small integer or a reused name) to each line's surprisal.
+
+`function_features` is shared with the PyTorch side (calibration and evaluation), so training
+and serving compute the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from devassist.server.features.review_signals import FunctionSignal, cache_mixed_surprisal
+
+FEATURE_NAMES = ("surprisal_residual", "elbo")
+LINE_SCORES = ("sum", "excess", "z", "mean")
+
+
+def line_scores(sig: FunctionSignal, token_mean: float, token_std: float, kind: str = "excess",
+                weights: tuple[float, float] = (0.0, 0.0)) -> np.ndarray:
+    """How suspicious each line is; lines without tokens score -inf.
+
+    sum: summed surprisal; excess: summed surprisal minus what an average token would cost;
+    z: excess / (token_std * sqrt(n)); mean: surprisal per token. `weights` add the line's
+    largest operator and name margins (how much the model prefers a one-token replacement).
+    """
+    n = sig.line_tokens.astype(np.float64)
+    s = sig.line_surprisal.astype(np.float64)
+    if kind == "sum":
+        out = s.copy()
+    elif kind == "excess":
+        out = s - n * token_mean
+    elif kind == "z":
+        out = (s - n * token_mean) / (token_std * np.sqrt(np.maximum(n, 1)))
+    elif kind == "mean":
+        out = s / np.maximum(n, 1)
+    else:
+        raise ValueError(f"unknown line score {kind!r}")
+    for w, margin in zip(weights, (sig.op_margin, sig.name_margin)):
+        if w:
+            out = out + w * (np.maximum(sig.line_max(margin), -2.0) + 2.0)
+    out[n == 0] = -np.inf
+    return out
+
+
+def function_features(sig: FunctionSignal, elbo_z: float, line_mean: float, line_std: float,
+                      cache_weight: float = 0.0, length_slope: float = 1.0) -> np.ndarray:
+    """The feature vector (FEATURE_NAMES order) of one function.
+
+    surprisal_residual = (S - length_slope * line_mean * L) / (line_std * sqrt(L)): S the summed
+    surprisal under the LM mixed with the function's own n-gram cache, L its lines with code.
+    Lines, not tokens, set the scale because no one-token slip changes them: within a function
+    the score moves exactly with S.
+    """
+    lines = max(int(np.count_nonzero(sig.line_tokens)), 1)
+    if sig.token_surprisal is not None and sig.token_ids is not None and cache_weight > 0:
+        total = float(cache_mixed_surprisal(sig.token_ids, sig.token_surprisal, cache_weight).sum())
+    else:
+        total = sig.total_surprisal
+    residual = (total - length_slope * line_mean * lines) / (line_std * np.sqrt(lines))
+    return np.asarray([residual, elbo_z], dtype=np.float64)
+
+
+def percentile_of(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Share (in %) of the sorted reference scores below each score (ties count half)."""
+    ref = np.asarray(reference, dtype=np.float64)
+    if ref.size == 0:
+        return np.zeros(len(scores))
+    lo = np.searchsorted(ref, scores, side="left")
+    hi = np.searchsorted(ref, scores, side="right")
+    return 100.0 * (lo + hi) / (2.0 * ref.size)
+
+
+@dataclass
+class Calibration:
+    """Everything `review_calibration.json` holds."""
+
+    feature_names: list[str]
+    weights: np.ndarray
+    bias: float
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+    elbo_mean: float
+    elbo_std: float
+    token_mean: float
+    token_std: float
+    reference_scores: np.ndarray
+    line_score: str = "excess"
+    line_weights: tuple[float, float] = (0.0, 0.0)
+    cache_weight: float = 0.0
+    length_slope: float = 1.0
+    line_mean: float = 1.0
+    line_std: float = 1.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Calibration":
+        """Read the JSON form."""
+        known = {"feature_names", "weights", "bias", "feature_mean", "feature_std", "elbo_mean", "elbo_std",
+                 "token_mean", "token_std", "reference_scores", "line_score", "line_weights", "cache_weight",
+                 "length_slope", "line_mean", "line_std"}
+        return cls(
+            feature_names=list(data["feature_names"]),
+            weights=np.asarray(data["weights"], dtype=np.float64),
+            bias=float(data["bias"]),
+            feature_mean=np.asarray(data["feature_mean"], dtype=np.float64),
+            feature_std=np.asarray(data["feature_std"], dtype=np.float64),
+            elbo_mean=float(data["elbo_mean"]),
+            elbo_std=float(data["elbo_std"]),
+            token_mean=float(data["token_mean"]),
+            token_std=float(data["token_std"]),
+            reference_scores=np.sort(np.asarray(data["reference_scores"], dtype=np.float64)),
+            line_score=str(data.get("line_score", "excess")),
+            line_weights=tuple(float(w) for w in data.get("line_weights", (0.0, 0.0))),
+            cache_weight=float(data.get("cache_weight", 0.0)),
+            length_slope=float(data.get("length_slope", 1.0)),
+            line_mean=float(data.get("line_mean", 1.0)),
+            line_std=float(data.get("line_std", 1.0)),
+            extra={k: v for k, v in data.items() if k not in known},
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON form."""
+        out = {
+            "feature_names": list(self.feature_names), "weights": [float(w) for w in self.weights],
+            "bias": float(self.bias), "feature_mean": [float(v) for v in self.feature_mean],
+            "feature_std": [float(v) for v in self.feature_std], "elbo_mean": self.elbo_mean,
+            "elbo_std": self.elbo_std, "token_mean": self.token_mean, "token_std": self.token_std,
+            "line_score": self.line_score, "line_weights": list(self.line_weights),
+            "cache_weight": self.cache_weight, "length_slope": self.length_slope,
+            "line_mean": self.line_mean, "line_std": self.line_std,
+            "reference_scores": [round(float(v), 6) for v in np.sort(self.reference_scores)],
+        }
+        out.update(self.extra)
+        return out
+
+    def combine(self, features: np.ndarray) -> np.ndarray:
+        """The shipped score (a logit) of feature rows (N, F)."""
+        x = (np.atleast_2d(features) - self.feature_mean) / self.feature_std
+        return x @ self.weights + self.bias
+
+
+class ReviewModel:
+    """The bundle's VAE (onnxruntime) and calibration: signals in, scores and percentiles out."""
+
+    def __init__(self, vae_session, calibration: Calibration):
+        if tuple(calibration.feature_names) != FEATURE_NAMES:
+            raise ValueError(f"review calibration has features {calibration.feature_names}, this devassist computes "
+                             f"{list(FEATURE_NAMES)}: rerun `devassist review calibrate`")
+        self.session = vae_session
+        self.calibration = calibration
+        self.input_name = vae_session.get_inputs()[0].name
+
+    @classmethod
+    def from_bundle(cls, bundle, threads: int | None = 1) -> "ReviewModel":
+        """Load the `review` component of a bundle."""
+        from devassist.server.runtime.session import create_session
+
+        meta = bundle.component("review")
+        session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=False)
+        calib = json.loads(Path(bundle.path(meta["calibration"])).read_text(encoding="utf-8"))
+        return cls(session, Calibration.from_json(calib))
+
+    def neg_elbo(self, embeddings: np.ndarray) -> np.ndarray:
+        """Negative ELBO of each embedding row under the VAE (higher = more unusual)."""
+        if len(embeddings) == 0:
+            return np.zeros(0)
+        out = self.session.run(["neg_elbo"], {self.input_name: np.asarray(embeddings, dtype=np.float32)})[0]
+        return out.astype(np.float64)
+
+    def features(self, signals: list[FunctionSignal]) -> np.ndarray:
+        """Feature rows (N, F) for signals."""
+        c = self.calibration
+        if not signals:
+            return np.zeros((0, len(FEATURE_NAMES)))
+        elbo = (self.neg_elbo(np.stack([s.embedding for s in signals])) - c.elbo_mean) / c.elbo_std
+        return np.stack([function_features(s, e, c.line_mean, c.line_std, c.cache_weight, c.length_slope)
+                         for s, e in zip(signals, elbo)])
+
+    def scores(self, signals: list[FunctionSignal]) -> np.ndarray:
+        """The shipped anomaly score of each function."""
+        if not signals:
+            return np.zeros(0)
+        return self.calibration.combine(self.features(signals))
+
+    def percentiles(self, scores: np.ndarray) -> np.ndarray:
+        """How unusual each score is, as a percentile of the reference (validation) code."""
+        return percentile_of(np.asarray(scores, dtype=np.float64), self.calibration.reference_scores)
+
+    def line_scores(self, sig: FunctionSignal) -> np.ndarray:
+        """Per-line localization scores with the calibrated aggregation."""
+        c = self.calibration
+        return line_scores(sig, c.token_mean, c.token_std, c.line_score, c.line_weights)

@@ -1,0 +1,338 @@
+"""What the review score is computed from: a function's embedding and its per-line surprisal.
+
+`FunctionSignals` is the small interface between the review feature and the models. The
+bundle's implementation, `BundleSignals`, runs one int8 ONNX pass per batch of functions
+(`review_signals.onnx`: the LM with the log-softmax and the next-token pick inside the graph,
+and the final hidden states as a second output), in plain onnxruntime + numpy. A bundle
+without it falls back to its `embed` graph (hidden states) plus its `lm` graph (logits).
+Tests plug in a deterministic fake.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from devassist.server.bundle import Bundle
+
+
+class ReviewCancelled(Exception):
+    """Scoring stopped because the document changed again (or the caller gave up)."""
+
+
+@dataclass
+class FunctionSignal:
+    """The model's view of one function's (dedented) source text."""
+
+    embedding: np.ndarray  # (D,) float32, mean-pooled final hidden states
+    line_surprisal: np.ndarray  # (n_lines,) summed token surprisal in nats per line of the text
+    line_tokens: np.ndarray  # (n_lines,) how many tokens were attributed to each line
+    n_tokens: int
+    token_surprisal: np.ndarray | None = None  # (n_tokens,) nats, for calibration statistics
+    token_line: np.ndarray | None = None  # (n_tokens,) the line each token was attributed to
+    op_margin: np.ndarray | None = None  # (n_tokens,) log p(best confusable operator/number) - log p(actual); nan if n/a
+    name_margin: np.ndarray | None = None  # (n_tokens,) the same against other names used in the function; nan if n/a
+    token_ids: np.ndarray | None = None  # (n_tokens,) the function's token ids (no BOS)
+
+    def line_max(self, values: np.ndarray | None) -> np.ndarray:
+        """Per-line maximum of a per-token array (nan entries ignored); -inf for lines without any."""
+        out = np.full(len(self.line_surprisal), -np.inf)
+        if values is None or self.token_line is None or len(values) == 0:
+            return out
+        ok = ~np.isnan(values)
+        np.maximum.at(out, self.token_line[ok], values[ok])
+        return out
+
+    @property
+    def total_surprisal(self) -> float:
+        """Summed surprisal over the function (nats)."""
+        return float(self.line_surprisal.sum())
+
+
+class FunctionSignals(Protocol):
+    """Computes `FunctionSignal`s for a batch of function texts."""
+
+    def analyze(self, texts: list[str], deadline: float | None = None,
+                is_cancelled: Callable[[], bool] | None = None) -> list[FunctionSignal | None]:
+        """One signal per text, in order; None for texts not reached before `deadline`."""
+        ...
+
+
+def token_lines(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
+    """The line of each token (see `tokens_to_lines`)."""
+    return tokens_to_lines(text, offsets, np.zeros(len(offsets)))[2]
+
+
+def tokens_to_lines(text: str, offsets: list[tuple[int, int]], values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sum per-token values into the lines of `text`; returns (sums, counts) per line and each token's line.
+
+    A token belongs to the line of its first non-whitespace character; a whitespace-only token
+    (a newline plus indentation) belongs to the line where it ends, the one it leads into.
+    """
+    n_lines = text.count("\n") + 1
+    starts = np.zeros(n_lines + 1, dtype=np.int64)
+    if n_lines > 1:
+        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        starts[1:n_lines] = np.flatnonzero(chars == 10) + 1
+    starts[n_lines] = len(text) + 1
+    anchors = np.empty(len(offsets), dtype=np.int64)
+    for k, (a, b) in enumerate(offsets):
+        piece = text[a:b]
+        stripped = len(piece) - len(piece.lstrip())
+        anchors[k] = a + stripped if stripped < len(piece) else max(a, b - 1)
+    line_of = np.clip(np.searchsorted(starts, anchors, side="right") - 1, 0, n_lines - 1)
+    sums = np.bincount(line_of, weights=np.asarray(values, dtype=np.float64), minlength=n_lines)
+    counts = np.bincount(line_of, minlength=n_lines)
+    return sums.astype(np.float32), counts.astype(np.int32), line_of
+
+
+_OPERATOR_ALTERNATIVES = {
+    "<": ("<=", ">"), "<=": ("<", ">="), ">": (">=", "<"), ">=": (">", "<="), "==": ("!=", "is"),
+    "!=": ("==",), "is": ("==",), "and": ("or",), "or": ("and",), "+": ("-",), "-": ("+",), "*": ("/",),
+    "/": ("*", "//"), "//": ("/",), "%": ("//",), "+=": ("-=",), "-=": ("+=",), "<<": (">>",), ">>": ("<<",),
+    "|": ("&",), "&": ("|",),
+}
+_KEYWORDS = frozenset(
+    "False None True and as assert async await break class continue def del elif else except finally for from "
+    "global if import in is lambda nonlocal not or pass raise return try while with yield self cls".split())
+MAX_ALTERNATIVES = 12  # candidate replacements scored per token
+
+
+class Confusables:
+    """Which tokens could be a slip for which others: operators, small integers, and names."""
+
+    def __init__(self, tokenizer):
+        vocab = tokenizer.get_vocab()
+        self.static: dict[int, list[int]] = {}
+        for space in ("", "Ġ"):
+            for tok, alts in _OPERATOR_ALTERNATIVES.items():
+                if space + tok in vocab:
+                    ids = [vocab[space + a] for a in alts if space + a in vocab]
+                    if ids:
+                        self.static[vocab[space + tok]] = ids
+            for n in range(0, 65):
+                if space + str(n) in vocab:
+                    ids = [vocab[space + str(m)] for m in (n - 1, n + 1) if m >= 0 and space + str(m) in vocab]
+                    if ids:
+                        self.static[vocab[space + str(n)]] = ids
+        size = max(vocab.values()) + 1
+        self.is_name = np.zeros(size, dtype=bool)
+        self.spaced = np.zeros(size, dtype=bool)
+        for tok, i in vocab.items():
+            bare = tok[1:] if tok.startswith("Ġ") else tok
+            if bare.isidentifier() and bare not in _KEYWORDS and not bare.isdigit():
+                self.is_name[i] = True
+                self.spaced[i] = tok.startswith("Ġ")
+
+    def alternatives(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(n, MAX_ALTERNATIVES) candidate ids for each token of a sequence (-1 = none) and the kind (0 none, 1 op, 2 name)."""
+        n = len(ids)
+        alts = np.full((n, MAX_ALTERNATIVES), -1, dtype=np.int64)
+        kind = np.zeros(n, dtype=np.int8)
+        seen: dict[bool, dict[int, None]] = {False: {}, True: {}}  # names used so far, in order
+        for j, t in enumerate(ids):
+            if t in self.static:
+                cand = self.static[t][:MAX_ALTERNATIVES]
+                kind[j] = 1
+            elif t < len(self.is_name) and self.is_name[t]:
+                # A name is a possible slip only where it is reused; its rivals are names used before it.
+                pool = seen[bool(self.spaced[t])]
+                cand = [c for c in reversed(pool) if c != t][:MAX_ALTERNATIVES] if t in pool else []
+                pool.pop(t, None)
+                pool[t] = None
+                if not cand:
+                    continue
+                kind[j] = 2
+            else:
+                continue
+            alts[j, : len(cand)] = cand
+        return alts, kind
+
+
+CACHE_ORDERS = {3: 4.0, 2: 2.0, 1: 1.0}  # context length -> weight, as in runtime/ngram.py
+
+
+def _earlier_counts(keys: np.ndarray) -> np.ndarray:
+    """For each position, how many earlier positions hold the same key."""
+    order = np.argsort(keys, kind="stable")
+    sk = keys[order]
+    idx = np.arange(len(keys))
+    first = np.maximum.accumulate(np.where(np.r_[True, sk[1:] != sk[:-1]], idx, 0))
+    out = np.empty(len(keys), dtype=np.int64)
+    out[order] = idx - first
+    return out
+
+
+def cache_mixed_surprisal(ids: np.ndarray, surprisal: np.ndarray, weight: float) -> np.ndarray:
+    """Per-token surprisal under (1 - w)·p_LM + w·p_cache, the cache counting the function's own
+    earlier tokens (which token followed the same 3-, 2-, 1-token context; weights 4:2:1). Where
+    no earlier context matches, the LM's surprisal stands. Vectorized: each context and each
+    (context, token) pair is packed into one int64 and counted by a stable sort."""
+    s = np.asarray(surprisal, dtype=np.float64)
+    ids = np.asarray(ids, dtype=np.int64)
+    n = len(ids)
+    if weight <= 0 or n < 2:
+        return s.copy()
+    base = int(ids.max()) + 1
+    pc = np.zeros(n)
+    wsum = np.zeros(n)
+    for order, w in CACHE_ORDERS.items():
+        if n <= order:
+            continue
+        ctx = np.zeros(n - order, dtype=np.int64)
+        for k in range(order):  # tokens t-order .. t-1 for t = order .. n-1
+            ctx = ctx * base + ids[k : n - order + k]
+        totals = _earlier_counts(ctx)
+        pairs = _earlier_counts(ctx * base + ids[order:])
+        seen = totals > 0
+        pc[order:][seen] += w * pairs[seen] / totals[seen]
+        wsum[order:][seen] += w
+    out = s.copy()
+    has = wsum > 0
+    out[has] = -np.log((1 - weight) * np.exp(-s[has]) + weight * pc[has] / wsum[has])
+    return out
+
+
+class BundleSignals:
+    """Embeddings and surprisal from a bundle's ONNX graphs, batched over functions."""
+
+    def __init__(self, bundle: Bundle, lm, max_tokens: int = 256, overlap: int = 32, batch_tokens: int = 4096,
+                 threads: int | None = None, signals_path=None):
+        from devassist.server.runtime.session import create_session
+
+        self.lm = lm
+        self.tokenizer = lm.tokenizer
+        self.signals_session = self.embed_session = None
+        review = bundle.components.get("review", {})
+        if signals_path is None and review.get("signals"):
+            signals_path = bundle.path(review["signals"])
+        if signals_path is not None:
+            self.signals_session = create_session(signals_path, threads=threads, prefer_gpu=False)
+            self.session_inputs = {i.name for i in self.signals_session.get_inputs()}
+        else:
+            meta = bundle.component("embed")
+            self.embed_session = create_session(bundle.path(meta["file"]), threads=threads)
+            self.session_inputs = {i.name for i in self.embed_session.get_inputs()}
+        self.window = max(16, min(max_tokens, lm.context_length))
+        self.overlap = min(overlap, self.window // 4)
+        self.batch_tokens = batch_tokens
+        self.bos = lm.eot_id  # documents start after end-of-text, as in training
+        self.confusables = Confusables(self.tokenizer)
+
+    def _windows(self, n: int) -> list[tuple[int, int, int]]:
+        """(start, end, keep_from) windows over n tokens; positions before keep_from are context."""
+        if n <= self.window:
+            return [(0, n, 0)]
+        out, start, step = [], 0, self.window - self.overlap
+        while True:
+            end = min(start + self.window, n)
+            out.append((start, end, 0 if start == 0 else self.overlap))
+            if end == n:
+                return out
+            start += step
+
+    def _empty_past(self, b: int, dtype) -> np.ndarray:
+        return np.zeros((b, self.lm.n_head, 0, self.lm.head_dim), dtype=dtype)
+
+    def _run(self, rows: list[list[int]], alt_rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden states (B, T, D), surprisal (B, T) and log-probabilities of the alternatives
+        (B, T, A) of padded rows; position j scores token j+1."""
+        b, t = len(rows), max(len(r) for r in rows)
+        ids = np.zeros((b, t), dtype=np.int64)
+        mask = np.zeros((b, t), dtype=np.int64)
+        alt = np.zeros((b, t, MAX_ALTERNATIVES), dtype=np.int64)
+        for i, (r, ar) in enumerate(zip(rows, alt_rows)):
+            ids[i, : len(r)] = r
+            mask[i, : len(r)] = 1
+            alt[i, : len(ar)] = np.maximum(ar, 0)
+        nxt = np.zeros((b, t), dtype=np.int64)
+        nxt[:, :-1] = ids[:, 1:]
+        positions = np.broadcast_to(np.arange(t, dtype=np.int64), (b, t)).copy()
+        if self.signals_session is not None:
+            feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "target_ids": nxt, "alt_ids": alt}
+            empty = self._empty_past(b, np.float32)
+            feeds.update({n: empty for n in self.session_inputs if n.startswith("past_key_values")})
+            feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
+            surprisal, hidden, alt_lp = self.signals_session.run(["surprisal", "hidden_states", "alt_logprobs"], feeds)
+            return hidden, surprisal, alt_lp
+        feeds = {"input_ids": ids, "attention_mask": mask}
+        if "position_ids" in self.session_inputs:
+            feeds["position_ids"] = positions
+        hidden = self.embed_session.run(["last_hidden_state"], feeds)[0]  # (B, T, D)
+        lm = self.lm
+        lm_feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
+        lm_feeds = {k: v for k, v in lm_feeds.items() if k in lm.input_names}
+        empty = self._empty_past(b, lm.past_dtype)
+        lm_feeds.update({n: empty for n in lm.input_names if n.startswith("past_key_values")})
+        logits = lm.session.run([lm.output_names[0]], lm_feeds)[0].astype(np.float32, copy=False)  # (B, T, V)
+        top = logits.max(-1, keepdims=True)
+        logz = (np.log(np.exp(logits - top).sum(-1, keepdims=True)) + top)  # (B, T, 1)
+        picked = np.take_along_axis(logits, nxt[..., None], axis=-1)[..., 0]
+        alt_lp = np.take_along_axis(logits, alt, axis=-1) - logz
+        return hidden, logz[..., 0] - picked, alt_lp
+
+    def analyze(self, texts: list[str], deadline: float | None = None,
+                is_cancelled: Callable[[], bool] | None = None) -> list[FunctionSignal | None]:
+        """Embedding and per-line surprisal of each text; None for those past the deadline."""
+        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        prefix = [self.bos] if self.bos is not None else []
+        seqs = [prefix + list(enc.ids) for enc in encodings]
+        alternatives = [self.confusables.alternatives(ids) for ids in seqs]  # for the token at each index
+        pieces = [(i, a, b, keep) for i, ids in enumerate(seqs) for a, b, keep in self._windows(len(ids))]
+        remaining = dict.fromkeys(range(len(texts)), 0)
+        for p in pieces:
+            remaining[p[0]] += 1
+        pooled_sum: dict[int, np.ndarray] = {}
+        pooled_n: dict[int, int] = {}
+        token_s = {i: np.zeros(max(len(s) - len(prefix), 0), np.float32) for i, s in enumerate(seqs)}
+        margins = {i: np.full(max(len(s) - len(prefix), 0), np.nan, np.float32) for i, s in enumerate(seqs)}
+        done: set[int] = set()
+        # Similar lengths batch with little padding; a deadline leaves the longest pieces unscored.
+        order = sorted(range(len(pieces)), key=lambda j: pieces[j][2] - pieces[j][1])
+        k = 0
+        while k < len(order):
+            if is_cancelled is not None and is_cancelled():
+                raise ReviewCancelled()
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            batch, tokens = [], 0
+            while k < len(order) and (not batch or tokens + self.window <= self.batch_tokens):
+                p = pieces[order[k]]
+                batch.append(p)
+                tokens += p[2] - p[1]
+                k += 1
+            hidden, surprisal, alt_lp = self._run([seqs[i][a:b] for i, a, b, _ in batch],
+                                                  [alternatives[i][0][a + 1 : b + 1] for i, a, b, _ in batch])
+            for r, (i, a, b, keep) in enumerate(batch):
+                n = b - a
+                pooled_sum[i] = pooled_sum.get(i, 0.0) + hidden[r, keep:n].astype(np.float64).sum(0)
+                pooled_n[i] = pooled_n.get(i, 0) + (n - keep)
+                values = surprisal[r, keep : n - 1]  # scores tokens a+keep+1 .. a+n-1 (with BOS)
+                cand = alternatives[i][0][a + keep + 1 : a + n]  # their candidate replacements (len, A)
+                best = np.where(cand >= 0, alt_lp[r, keep : n - 1], -np.inf).max(-1) if len(cand) else values
+                margin = best + values  # log p(best alternative) - log p(actual)
+                first = a + keep + 1 - len(prefix)  # their index without the BOS
+                if first < 0:  # without a BOS, the first token has no prediction
+                    values, margin, first = values[-first:], margin[-first:], 0
+                token_s[i][first : first + len(values)] = values
+                margins[i][first : first + len(margin)] = np.where(np.isfinite(margin), margin, np.nan)
+                remaining[i] -= 1
+                if remaining[i] == 0:
+                    done.add(i)
+        out: list[FunctionSignal | None] = []
+        for i, text in enumerate(texts):
+            if i not in done:
+                out.append(None)
+                continue
+            offsets = encodings[i].offsets
+            sums, counts, line_of = tokens_to_lines(text, offsets, token_s[i])
+            emb = (pooled_sum[i] / max(pooled_n[i], 1)).astype(np.float32)
+            kind = alternatives[i][1][len(prefix):]
+            op = np.where(kind == 1, margins[i], np.nan).astype(np.float32)
+            name = np.where(kind == 2, margins[i], np.nan).astype(np.float32)
+            out.append(FunctionSignal(emb, sums, counts, len(offsets), token_s[i], line_of, op, name,
+                                      np.asarray(encodings[i].ids, dtype=np.int64)))
+        return out

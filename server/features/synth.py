@@ -1,0 +1,139 @@
+"""Synthetic test data for the LSP command `devassist.synthesizeTestData`.
+
+The server has no torch, so training runs in a separate `devassist synth ... --progress-json`
+process; this feature checks the path, starts that process with asyncio, relays its JSON
+progress events, kills it on cancellation and returns the path of `NAME.synthetic.EXT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+from urllib.parse import unquote, urlparse
+from urllib.request import url2pathname
+
+EXIT_NO_EXTRA = 3  # `devassist synth` exits with this when torch / scikit-learn are missing
+EXTRA_HINT = 'the training extra is not installed: pip install "devassist[cpu,train]"'
+DEFAULT_COMMAND = (sys.executable, "-m", "devassist.server", "synth")
+
+
+class SynthesisError(Exception):
+    """The request cannot be served; the message is meant for the user as is."""
+
+
+class TrainingExtraMissing(SynthesisError):
+    """torch / scikit-learn are not installed where the training process runs."""
+
+
+class SynthesisCancelled(SynthesisError):
+    """The client cancelled; the training process was killed and nothing was written."""
+
+
+def to_path(uri_or_path) -> Path:
+    """A filesystem path from a `file://` URI, a plain path, or an object with a `.uri` (WorkspaceFolder)."""
+    value = str(getattr(uri_or_path, "uri", uri_or_path))
+    if "://" in value:
+        parsed = urlparse(value)
+        if parsed.scheme != "file":
+            raise SynthesisError(f"only file:// URIs can be synthesized from, not {parsed.scheme}://")
+        return Path(url2pathname(unquote(parsed.path)))
+    return Path(value)
+
+
+def output_path(fixture: Path) -> Path:
+    """NAME.synthetic.EXT beside the fixture."""
+    return fixture.with_name(f"{fixture.stem}.synthetic{fixture.suffix or '.csv'}")
+
+
+class SynthesisFeature:
+    """Trains a synthesizer on a fixture in a subprocess and writes NAME.synthetic.EXT beside it.
+
+    Usage from the LSP handler:
+        path = await SynthesisFeature().run(uri, rows, folders, report, is_cancelled)
+    where `report(percent: int, message: str)` forwards to `$/progress` and `is_cancelled()` says
+    whether the client cancelled. Errors are `SynthesisError` subclasses with user-ready messages.
+    """
+
+    def __init__(self, command: Sequence[str] = DEFAULT_COMMAND, extra_args: Sequence[str] = (),
+                 env: dict[str, str] | None = None, poll_s: float = 0.1):
+        """`command` starts `devassist synth`; `extra_args` go after it (e.g. ["--time-budget", "60"])."""
+        self.command, self.extra_args, self.env, self.poll_s = list(command), list(extra_args), env, poll_s
+
+    def check_path(self, uri_or_path, workspace_folders: Iterable) -> Path:
+        """The fixture's resolved path, if it is a file inside one of the workspace folders."""
+        fixture = to_path(uri_or_path).resolve()
+        folders = [to_path(f).resolve() for f in workspace_folders]
+        if not any(fixture.is_relative_to(folder) for folder in folders):
+            raise SynthesisError(f"{fixture} is outside the workspace folders; refusing to read or write there")
+        if not fixture.is_file():
+            raise SynthesisError(f"{fixture}: no such file")
+        return fixture
+
+    async def run(self, uri_or_path, rows: int, workspace_folders: Iterable,
+                  report: Callable[[int, str], None], is_cancelled: Callable[[], bool]) -> Path:
+        """Train on the fixture and write `rows` synthetic rows beside it; return the output path.
+
+        Raises SynthesisError (outside the workspace, bad fixture, failed run), SynthesisCancelled
+        when `is_cancelled()` turns true (the process is killed), TrainingExtraMissing without torch.
+        """
+        fixture = self.check_path(uri_or_path, workspace_folders)
+        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
+            raise SynthesisError(f"rows must be a whole number, 0 or more (got {rows!r})")
+        out = output_path(fixture)
+        args = [*self.command, str(fixture), "--rows", str(rows), "--out", str(out), "--progress-json",
+                *self.extra_args]
+        env = {**os.environ, **(self.env or {})}
+        process = await asyncio.create_subprocess_exec(
+            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
+        errors: list[str] = []
+        done: dict = {}
+        report(0, f"training on {fixture.name}")
+        reader = asyncio.ensure_future(self._relay(process.stdout, report, errors, done))
+        stderr = asyncio.ensure_future(process.stderr.read())  # drained so the child never blocks on it
+        try:
+            while not reader.done():
+                if is_cancelled():
+                    raise SynthesisCancelled("synthesis cancelled; no file was written")
+                await asyncio.wait({reader}, timeout=self.poll_s)
+            reader.result()  # re-raise a reader failure here
+            code = await process.wait()
+            stderr_text = (await stderr).decode("utf-8", "replace")
+        finally:
+            if process.returncode is None:  # cancelled (by the client or the task): stop the training
+                process.kill()
+                await process.wait()
+            for task in (reader, stderr):
+                task.cancel()
+        if code == EXIT_NO_EXTRA or any(e.startswith("missing_extra:") for e in errors):
+            raise TrainingExtraMissing(EXTRA_HINT)
+        if code != 0 or not done:
+            last_line = (stderr_text.strip().splitlines() or ["no output"])[-1]
+            detail = errors[-1].split(":", 1)[1].strip() if errors else last_line
+            raise SynthesisError(f"synthesizing {fixture.name} failed: {detail}")
+        report(100, f"wrote {rows:,} rows to {out.name}")
+        return Path(done.get("out", out))
+
+    @staticmethod
+    async def _relay(stream: asyncio.StreamReader, report: Callable[[int, str], None],
+                     errors: list[str], done: dict) -> None:
+        """Read JSON events until stdout closes; forward progress and notes, keep errors and the result."""
+        percent = 0
+        async for line in stream:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a library printed something: not ours to interpret
+            kind = event.get("event")
+            if kind == "progress":
+                percent = max(percent, min(100, int(event.get("percent", 0))))  # $/progress must not go back
+                report(percent, str(event.get("message", "")))
+            elif kind == "note":  # e.g. "subsampled 1,000,000 rows to 50,000 for training"
+                report(percent, str(event.get("message", "")))
+            elif kind == "error":
+                errors.append(f"{event.get('code', 'error')}: {event.get('message', '')}")
+            elif kind == "done":
+                done.update(event)
