@@ -132,16 +132,14 @@ def generation_benchmark(bundle_dir: Path, prompts: list[list[int]], new_tokens:
     from devassist.export.parity import torch_greedy
     from devassist.server.bundle import load_bundle
     from devassist.server.runtime.lm import LanguageModel
+    from devassist.training.finetune import find_checkpoint
 
     bundle = load_bundle(bundle_dir)
     tmp = Path(tempfile.mkdtemp(prefix="devassist-bench-"))
-    if bundle.has("checkpoint"):
-        files = bundle.component("checkpoint")["files"]
-        weights = load_file(str(bundle.path(files[0])))
-        save_file({k: v.float().contiguous() for k, v in weights.items()}, str(tmp / "model.safetensors"))
-        shutil.copy(bundle.path(files[1]), tmp / "config.json")
-    else:
-        raise SystemExit(f"{bundle_dir}: no `checkpoint` component: PyTorch cannot be compared on the same weights")
+    weights_path, config_path = find_checkpoint(bundle)
+    weights = load_file(str(weights_path))
+    save_file({k: v.float().contiguous() for k, v in weights.items()}, str(tmp / "model.safetensors"))
+    shutil.copy(config_path, tmp / "config.json")
     model = GPT2LMHeadModel.from_pretrained(str(tmp)).eval()
     export_lm(tmp, tmp / "lm_fp32.onnx")
     runners = {"pytorch_eager": lambda ids: torch_greedy(model, ids, new_tokens, None)}

@@ -57,6 +57,40 @@ def add_component(
     return dst
 
 
+def drop_component(bundle_dir: Path, name: str, keep_record: bool = True) -> None:
+    """Remove a component and its files from a bundle (its parity record can stay) and re-seal."""
+    root = Path(bundle_dir)
+    manifest = load_bundle(root).manifest
+    comp = manifest["components"].pop(name)
+    refs = [comp["file"]] if "file" in comp else list(comp.get("files", []))
+    still_used = {r for c in manifest["components"].values()
+                  for r in ([c["file"]] if "file" in c else c.get("files", []))}
+    for ref in refs:
+        if ref not in still_used:
+            (root / ref).unlink(missing_ok=True)
+    if keep_record and "parity" in comp:
+        manifest["components"][f"{name}_record"] = {"kind": "record", "removed": refs, "parity": comp["parity"]}
+    manifest.pop("created", None)
+    seal(root, manifest)
+
+
+def promote_int8(bundle_dir: Path) -> None:
+    """Ship only the int8 LM: drop `lm.onnx`, rename `lm_int8` to `lm`, keep the fp32 parity record.
+
+    Run after the steps that build on the fp32 graph (review calibration).
+    """
+    root = Path(bundle_dir)
+    manifest = load_bundle(root).manifest
+    comps = manifest["components"]
+    fp32, int8 = comps.pop("lm"), comps.pop("lm_int8")
+    (root / fp32["file"]).unlink(missing_ok=True)
+    comps["lm"] = int8
+    comps["lm_fp32_parity"] = {"kind": "record", "parity": fp32.get("parity")}
+    manifest.setdefault("defaults", {})["completion_component"] = "lm"
+    manifest.pop("created", None)
+    seal(root, manifest)
+
+
 def write_model_card(root: Path, manifest: dict[str, Any], extra: str = "") -> None:
     """Write MODEL_CARD.md from what the manifest records (call before `seal`)."""
     lm = manifest.get("components", {}).get("lm", {})

@@ -29,15 +29,26 @@ def checkpoint_dir(bundle, dst: Path) -> Path:
     """The bundle's PyTorch weights as an fp32 transformers folder."""
     from safetensors.torch import load_file, save_file
 
-    if not bundle.has("checkpoint"):
-        raise SystemExit(f"{bundle.root}: this bundle ships no PyTorch checkpoint, so it cannot be fine-tuned")
-    weights_file, config_file = bundle.component("checkpoint")["files"]
-    weights = load_file(str(bundle.path(weights_file)))
+    weights_path, config_path = find_checkpoint(bundle)
+    weights = load_file(str(weights_path))
     dst.mkdir(parents=True, exist_ok=True)
     save_file({k: v.float().contiguous() for k, v in weights.items()}, str(dst / "model.safetensors"),
               metadata={"format": "pt"})
-    shutil.copy(bundle.path(config_file), dst / "config.json")
+    shutil.copy(config_path, dst / "config.json")
     return dst
+
+
+def find_checkpoint(bundle) -> tuple[Path, Path]:
+    """(weights, config) of a bundle's PyTorch checkpoint: its `checkpoint` component, or the
+    folder `<bundle>-checkpoint` beside it (kept outside so the served bundle stays small)."""
+    if bundle.has("checkpoint"):
+        weights_file, config_file = bundle.component("checkpoint")["files"]
+        return bundle.path(weights_file), bundle.path(config_file)
+    beside = Path(str(bundle.root.resolve()) + "-checkpoint")
+    if (beside / "model.safetensors").is_file() and (beside / "config.json").is_file():
+        return beside / "model.safetensors", beside / "config.json"
+    raise SystemExit(f"{bundle.root}: this bundle ships no PyTorch checkpoint (and there is no {beside.name} "
+                     "beside it), so it cannot be fine-tuned")
 
 
 def resplit(corpus: Path, held_out_percent: int) -> list[dict]:

@@ -142,8 +142,11 @@ class ReviewFeature:
 
     @classmethod
     def available(cls, bundle) -> bool:
-        """Whether a bundle has what review needs (`embed`, `lm` and `review`)."""
-        return all(bundle.has(c) for c in ("embed", "lm", "review"))
+        """Whether a bundle has what review needs: `lm` and `review`, whose own signals graph
+        (or else the bundle's `embed` encoder) gives the embeddings."""
+        if not (bundle.has("lm") and bundle.has("review")):
+            return False
+        return bool(bundle.component("review").get("signals")) or bundle.has("embed")
 
     def review(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
                is_cancelled: Callable[[], bool] | None = None) -> ReviewReport:

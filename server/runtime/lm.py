@@ -80,7 +80,8 @@ class LanguageModel:
     @classmethod
     def from_onnx(cls, bundle: Bundle, onnx_path, **kwargs) -> "LanguageModel":
         """The bundle's LM shape and tokenizer over another ONNX file of the same model (benchmarks)."""
-        return cls(bundle, component="lm", onnx_path=onnx_path, **kwargs)
+        component = "lm" if bundle.has("lm") else "lm_int8"
+        return cls(bundle, component=component, onnx_path=onnx_path, **kwargs)
 
     @property
     def has_fim(self) -> bool:

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Build models/default from a trained run (default: runs/gpu, trained by training/gpu_train.sh,
+# or runs/default by `devassist train --config training/configs/default.toml`).
+# Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
+# split -> docstring component -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
+# Usage: bash training/build_default_bundle.sh [RUN_DIR] [CORPUS_DIR]
+set -euo pipefail
+run=${1:-runs/gpu}
+corpus=${2:-runs/stdlib}
+out=models/default
+[ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
+devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.3 --name default
+devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000
+if devassist docstring --help 2>/dev/null | grep -q -- "--build-index"; then
+  devassist docstring --build-index --bundle "$out" --corpus "$corpus"
+fi
+python - "$out" "$run" <<'PY'
+import sys
+from pathlib import Path
+from devassist.export.bundle import promote_int8
+from devassist.export.cli import save_checkpoint_fp16
+out, run = map(Path, sys.argv[1:])
+promote_int8(out)
+save_checkpoint_fp16(run, Path(str(out) + "-checkpoint"))
+PY
+du -sh "$out" "$out-checkpoint"
