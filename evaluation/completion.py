@@ -82,6 +82,11 @@ def training_stream(corpus: Path | None, tokenizer, eot: int) -> np.ndarray:
     return stream
 
 
+def variant_name(bundle, component: str) -> str:
+    """`model` for an fp32 LM, `model_int8` for an int8 one."""
+    return "model_int8" if bundle.component(component).get("precision") == "int8" else "model"
+
+
 def pick_lines(files: list[tuple[str, str]], n: int, seed: int) -> list[tuple[str, str]]:
     """(prefix, target) cases: code lines cut at a random point after their indentation."""
     rng = random.Random(seed)
@@ -200,7 +205,7 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
                 s = engine.complete(prefix, len(prefix), settings)
                 preds.append(s.text.split("\n", 1)[0] if s else "")
                 bar.update(1)
-            name = ("model" if comp == "lm" else "model_int8") + ("+cache" if use_cache else "")
+            name = variant_name(bundle, comp) + ("+cache" if use_cache else "")
             variants[name] = score_lines(preds, cases)
     for use_cache in (False, True):
         preds = []
@@ -209,11 +214,18 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
             bar.update(1)
         variants["ngram4" + ("+cache" if use_cache else "")] = score_lines(preds, cases)
     bar.close()
-    variants["model"]["next_token_accuracy"] = acc["model"]
-    variants["model+cache"]["next_token_accuracy"] = acc["model+cache"]
+    main_name = variant_name(bundle, names[0])
+    variants[main_name]["next_token_accuracy"] = acc["model"]
+    variants[main_name + "+cache"]["next_token_accuracy"] = acc["model+cache"]
     variants["ngram4"]["next_token_accuracy"] = acc["ngram4"]
     variants["ngram4+cache"]["next_token_accuracy"] = acc["ngram4+cache"]
-    shipped = "model+cache" if bundle.manifest.get("defaults", {}).get("cache_mix", 0) > 0 else "model"
+    defaults = bundle.manifest.get("defaults", {})
+    serving = defaults.get("completion_component", "lm")
+    shipped = variant_name(bundle, serving if serving in lms else names[0])
+    if defaults.get("cache_mix", 0) > 0:
+        shipped += "+cache"
+    if "next_token_accuracy" not in variants[shipped]:  # accuracy is scored with the first LM only
+        variants[shipped]["next_token_accuracy"] = variants[main_name + ("+cache" if "+cache" in shipped else "")]["next_token_accuracy"]
     return {
         "bundle": str(bundle_dir), "source": str(source) if source else "stdlib test split",
         "n_files": len(files), "n_tokens": acc["n_tokens"], "n_lines": len(cases), "seed": seed,
@@ -238,13 +250,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ngram-corpus", type=Path, help="corpus whose train split trains the 4-gram (default: stdlib)")
     parser.add_argument("--lines", type=int, default=500, help="line-completion cases (default %(default)s)")
     parser.add_argument("--max-tokens", type=int, default=30000, help="tokens scored for accuracy (default %(default)s)")
-    parser.add_argument("--cache-mix", type=float, default=0.4, help="weight of the in-file cache (default %(default)s)")
+    parser.add_argument("--cache-mix", type=float, help="weight of the in-file cache (default: the bundle's, else 0.4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
+    mix = args.cache_mix
+    if mix is None:
+        from devassist.server.bundle import load_bundle
+
+        mix = float(load_bundle(args.bundle).manifest.get("defaults", {}).get("cache_mix", 0.0)) or 0.4
     report = evaluate(args.bundle, args.source, args.corpus, args.ngram_corpus, args.lines, args.max_tokens,
-                      args.cache_mix, args.seed)
+                      mix, args.seed)
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -137,13 +137,15 @@ def register_review(server) -> None:
                     types.DiagnosticOptions(identifier="devassist", inter_file_dependencies=False,
                                             workspace_diagnostics=False))
     async def text_document_diagnostic(ls, params: types.DocumentDiagnosticParams):
-        doc = _doc(ls, params.text_document.uri)
         items: list = []
-        if doc is not None and is_python_document(doc.uri, doc.language_id):
+        for _ in range(5):  # a newer version arriving meanwhile: score that one instead
+            doc = _doc(ls, params.text_document.uri)
+            if doc is None or not is_python_document(doc.uri, doc.language_id):
+                break
             got = await scheduler.diagnose(doc.uri, doc.version or 0, doc.source, ls.settings.review)
-            if got is None:  # a newer version arrived meanwhile: the client will ask again
-                raise asyncio.CancelledError()
-            items = got
+            if got is not None:
+                items = got
+                break
         return types.RelatedFullDocumentDiagnosticReport(items=items)
 
     def review_actions(ls, params: types.CodeActionParams, text: str) -> list:

@@ -293,14 +293,14 @@ def _decimal_text(x: np.ndarray, decimals: int, shortest: bool) -> np.ndarray:
     scaled = np.round(x * 10.0 ** decimals).astype(np.int64)
     sign = np.where(scaled < 0, "-", "")
     whole, frac = np.divmod(np.abs(scaled), 10 ** decimals)
-    text = np.strings.add(sign, whole.astype(str))
+    text = np.char.add(sign, whole.astype(str))
     if decimals == 0:
-        return np.strings.add(text, ".0") if shortest else text
-    frac_text = np.strings.zfill(frac.astype(str), decimals)
+        return np.char.add(text, ".0") if shortest else text
+    frac_text = np.char.zfill(frac.astype(str), decimals)
     if shortest:
-        frac_text = np.strings.rstrip(frac_text, "0")
-        frac_text = np.where(np.strings.str_len(frac_text) == 0, "0", frac_text)
-    return np.strings.add(np.strings.add(text, "."), frac_text)
+        frac_text = np.char.rstrip(frac_text, "0")
+        frac_text = np.where(np.char.str_len(frac_text) == 0, "0", frac_text)
+    return np.char.add(np.char.add(text, "."), frac_text)
 
 
 def _format(col: dict, values: np.ndarray | None, n: int, csv_out: bool) -> list:

@@ -115,11 +115,19 @@ def tiny_run(tmp_path_factory, tiny_sources) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory, tiny_run) -> Path:
-    """The tiny run exported to a bundle (fp32 + int8 LM, fp32 encoder, checkpoint), parity-checked."""
+    """The tiny run exported to a bundle (fp32 + int8 LM, fp32 encoder, checkpoint, review), parity-checked."""
     from devassist.export.cli import export_bundle
+
+    import sysconfig
+
+    from devassist.server.review_cli import main as review_main
 
     out = tmp_path_factory.mktemp("bundles") / "tiny"
     export_bundle(tiny_run, out, quantize="int8", embed="fp32", name="tiny", checkpoint=True, log=lambda *_: None)
+    # Review calibration on a small real package, so end-to-end tests get review diagnostics too.
+    email_pkg = Path(sysconfig.get_paths()["stdlib"]) / "email"
+    assert review_main(["calibrate", "--bundle", str(out), "--source", str(email_pkg), "--out", str(out),
+                        "--max-train", "80", "--max-valid", "40", "--epochs", "5"]) == 0
     return out
 
 

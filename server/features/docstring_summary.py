@@ -116,7 +116,8 @@ class FimSummarizer:
 
     def __init__(self, lm, fallback: Summarizer | None = None, max_new_tokens: int = 32,
                  suffix_share: float = 0.4, min_words: int = 2, max_prompt_tokens: int = 192,
-                 hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0):
+                 hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0,
+                 retrieval_threshold: float = 0.0):
         self.lm = lm
         self.fallback = fallback or TemplateSummarizer()
         self.max_new_tokens = max_new_tokens
@@ -127,6 +128,9 @@ class FimSummarizer:
         self.min_new_tokens = min_new_tokens  # no end of sentence before this many tokens
         self.no_repeat_ngram = no_repeat_ngram  # never repeat an n-gram of generated tokens (0: off)
         self._enders: np.ndarray | None = None
+        # With hints: a nearest function scoring at least this (BM25) is a near-duplicate, and its
+        # sentence is used as is (0: always the model). Tuned on the validation split.
+        self.retrieval_threshold = retrieval_threshold
 
     def hint(self, request: SummaryRequest) -> str | None:
         """The retrieved sentence shown to the model, if this summarizer uses hints."""
@@ -156,15 +160,21 @@ class FimSummarizer:
         if not getattr(self.lm, "has_fim", False):
             return self.fallback.summarize(request, deadline)
         lm = self.lm
+        hint = None
+        if self.hints is not None:
+            best = self.hints.candidates(request, 1)
+            if best and self.retrieval_threshold > 0 and best[0][1] >= self.retrieval_threshold:
+                return Summary(as_sentence(best[0][0]), source="retrieval")
+            hint = best[0][0] if best else ""
 
         def stop(ids: list[int]) -> bool:
             text = lm.decode(ids)
             return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
 
         if (self.min_new_tokens or self.no_repeat_ngram) and hasattr(lm, "forward"):
-            result = self._decode(self.prompt(request), stop, deadline, is_cancelled)
+            result = self._decode(self.prompt(request, hint), stop, deadline, is_cancelled)
         else:
-            result = lm.generate(self.prompt(request), self.max_new_tokens, should_stop=stop,
+            result = lm.generate(self.prompt(request, hint), self.max_new_tokens, should_stop=stop,
                                  deadline=deadline, is_cancelled=is_cancelled)
         text = lm.decode(result.ids).split('"""')[0].split("\n")[0]
         sentence = first_sentence(text)
@@ -283,6 +293,8 @@ def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summa
         shape = bundle.component("docstring") if bundle is not None and bundle.has("docstring") else {}
         kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram")
                   if k in shape}
+        if "retrieval_threshold" in shape:
+            kwargs["retrieval_threshold"] = float(shape["retrieval_threshold"])
         hints = retrieval if shape.get("hints") == "retrieval" else None
         return FimSummarizer(lm, retrieval or template, hints=hints, **kwargs)
     return retrieval or template
