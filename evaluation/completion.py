@@ -199,7 +199,8 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
     variants: dict[str, dict] = {}
     for comp, lm in lms.items():
         for use_cache in (False, True):
-            engine = CompletionEngine(lm, cache_mix=mix if use_cache else 0.0)
+            engine = CompletionEngine(lm, cache_mix=mix if use_cache else 0.0,
+                                      use_fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)))
             preds = []
             for prefix, _ in cases:
                 s = engine.complete(prefix, len(prefix), settings)

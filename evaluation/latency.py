@@ -1,7 +1,10 @@
 """`devassist evaluate latency`: what an editor feels, and PyTorch vs ONNX Runtime on one checkpoint.
 
-Part 1 drives the real server over stdio as an editor does while typing: didChange, then a
-completion request; every third request is superseded by the next keystroke and cancelled.
+Part 1 drives the real server over stdio as an editor does while typing: at random mid-line
+spots in real files the user types three characters of the real line (the rest of the line not
+yet there); each keystroke sends didChange and a completion request, and the second keystroke's
+request is cancelled by the third. Percentiles cover every answered request, and separately the
+first keystroke at each new spot (no KV reuse, no cached suggestion).
 It reports end-to-end latency percentiles of the answered requests, cold start to
 `initialize`'s answer, and the server's peak RSS. Part 2 times greedy generation of the same
 prompts with PyTorch eager, ONNX Runtime fp32 and ONNX Runtime int8, after a warm-up.
@@ -38,8 +41,9 @@ def percentiles(values: list[float]) -> dict:
             "max_ms": round(float(arr.max()), 1), "n": len(values)}
 
 
-def typing_positions(files: list[tuple[str, str]], n: int, seed: int) -> list[tuple[str, int]]:
-    """(document text, cursor offset) pairs: mid-line cuts in real code, as while typing."""
+def typing_positions(files: list[tuple[str, str]], n: int, seed: int, keystrokes: int = 3) -> list[tuple[str, int, int]]:
+    """(document text, cursor offset, keystroke index) as while typing: at n/keystrokes random
+    mid-line spots in real code, the user types `keystrokes` characters of the real line."""
     rng = random.Random(seed)
     spots = []
     for _, text in files:
@@ -47,9 +51,16 @@ def typing_positions(files: list[tuple[str, str]], n: int, seed: int) -> list[tu
         for line in text.split("\n"):
             s = line.strip()
             if len(s) >= 8 and not s.startswith("#"):
-                spots.append((text, offset + rng.randint(len(line) - len(line.lstrip()) + 1, len(line.rstrip()))))
+                lo = len(line) - len(line.lstrip()) + 1
+                hi = len(line.rstrip()) - keystrokes
+                if hi > lo:
+                    spots.append((text, offset + rng.randint(lo, hi)))
             offset += len(line) + 1
-    return rng.sample(spots, min(n, len(spots)))
+    out = []
+    for text, start in rng.sample(spots, min(max(1, n // keystrokes), len(spots))):
+        for k in range(keystrokes):
+            out.append((text, start + k, k))
+    return out
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -79,17 +90,17 @@ async def lsp_latency(bundle: Path, positions: list[tuple[str, int]]) -> dict:
     uri = Path(tempfile.gettempdir(), "bench.py").as_uri()
     client.text_document_did_open(types.DidOpenTextDocumentParams(
         text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text="")))
-    latencies, tokens, times, cancelled, empty = [], [], [], 0, 0
+    latencies, first_latencies, tokens, times, cancelled, empty = [], [], [], [], 0, 0
     version = 1
-    for i, (text, offset) in enumerate(positions):
+    for i, (text, offset, keystroke) in enumerate(positions):
         version += 1
-        doc = text[:offset] + text[offset:]
+        doc = text[:offset] + text[text.find("\n", offset) if "\n" in text[offset:] else len(text):]  # the line ends at the cursor
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=doc)]))
         pos = types.Position(*PositionCodec(doc).position(offset))
         params = types.CompletionParams(text_document=types.TextDocumentIdentifier(uri=uri), position=pos)
-        if i % 3 == 2:  # a keystroke arrives before the answer: the editor cancels
+        if keystroke == 1:  # the next keystroke arrives before the answer: the editor cancels
             fut = client.protocol.send_request(types.TEXT_DOCUMENT_COMPLETION, params, msg_id=f"c{i}")
             client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=f"c{i}"))
             try:
@@ -102,6 +113,8 @@ async def lsp_latency(bundle: Path, positions: list[tuple[str, int]]) -> dict:
         result = await client.text_document_completion_async(params)
         ms = (time.perf_counter() - start) * 1000
         latencies.append(ms)
+        if keystroke == 0:
+            first_latencies.append(ms)
         if result and result.items:
             data = result.items[0].data or {}
             if data.get("tokens") and not data.get("cached"):
@@ -114,7 +127,8 @@ async def lsp_latency(bundle: Path, positions: list[tuple[str, int]]) -> dict:
     client.exit(None)
     await client.stop()
     return {
-        "end_to_end": percentiles(latencies), "cancelled_requests": cancelled, "empty_results": empty,
+        "end_to_end": percentiles(latencies), "first_keystroke_at_a_new_spot": percentiles(first_latencies),
+        "cancelled_requests": cancelled, "empty_results": empty,
         "tokens_per_s": round(sum(tokens) / (sum(times) / 1000), 1) if times else None,
         "cold_start_to_initialize_ms": round(cold_ms, 1), "server_peak_rss_mb": rss,
     }

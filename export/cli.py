@@ -35,7 +35,7 @@ def lm_description(run_dir: Path, file: str, precision: str) -> dict:
 
 def export_bundle(run_dir: Path, out: Path, quantize: str | None = "int8", embed: str | None = "fp32",
                   name: str | None = None, drop_fp32: bool = False, checkpoint: bool = False,
-                  cache_mix: float = 0.0, log=print) -> dict:
+                  cache_mix: float = 0.0, fim: bool = True, log=print) -> dict:
     """Export, parity-check and seal a bundle; returns its manifest. Raises ParityError.
 
     `embed` is the encoder's precision (None: no encoder). `drop_fp32` keeps only the int8 LM
@@ -62,7 +62,7 @@ def export_bundle(run_dir: Path, out: Path, quantize: str | None = "int8", embed
         "training": {k: record[k] for k in ("config", "step", "tokens_seen", "train_loss", "valid_loss",
                                              "wall_time_s", "hardware", "corpus", "corpus_sha256",
                                              "corpus_files", "n_params") if k in record},
-        "defaults": {"completion_component": "lm", "cache_mix": cache_mix},
+        "defaults": {"completion_component": "lm", "cache_mix": cache_mix, "fim": fim},
     }
     t0 = time.perf_counter()
     export_lm(run_dir, staging / "lm.onnx")
@@ -140,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--checkpoint", action="store_true", help="ship the PyTorch weights (fp16) for fine-tuning")
     parser.add_argument("--cache-mix", type=float, default=0.0,
                         help="default weight of the in-file n-gram cache at serve time (default %(default)s)")
+    parser.add_argument("--no-fim", action="store_true",
+                        help="serve with prefix-only prompts (for a model whose FIM measured worse)")
     parser.add_argument("--name", help="the bundle's name in its manifest (default: the folder name)")
     args = parser.parse_args(argv)
     try:
         export_bundle(args.run_dir, args.out, None if args.quantize == "none" else args.quantize,
-                      None if args.embed == "none" else args.embed, args.name, args.drop_fp32, args.checkpoint, args.cache_mix)
+                      None if args.embed == "none" else args.embed, args.name, args.drop_fp32, args.checkpoint, args.cache_mix,
+                      not args.no_fim)
     except (ParityError, FileNotFoundError, ValueError) as exc:
         print(f"devassist export: {exc}", file=sys.stderr)
         return 1

@@ -70,7 +70,8 @@ def build_signals_graph(lm_onnx: Path, out: Path, quantize: bool = True) -> Path
     with tempfile.TemporaryDirectory() as tmp:
         plain = Path(tmp) / "signals_fp32.onnx"
         onnx.save(model, str(plain))
-        quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8)
+        quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8,
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops carry no types
     return out
 
 

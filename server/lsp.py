@@ -56,7 +56,8 @@ class DevassistServer(LanguageServer):
         started = time.perf_counter()
         self.lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=threads)
         self.settings.completion.cache_mix = float(defaults.get("cache_mix", 0.0))
-        self.engine = CompletionEngine(self.lm)
+        # A bundle may turn FIM prompts off when its model's FIM measured worse than prefix-only.
+        self.engine = CompletionEngine(self.lm, use_fim=bool(defaults.get("fim", True)))
         self.load_ms = (time.perf_counter() - started) * 1000
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-model")
         self.supersede = Supersede()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build models/default from a trained run (default: runs/gpu, trained by training/gpu_train.sh,
 # or runs/default by `devassist train --config training/configs/default.toml`).
-# Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
+# FIM is off for serving: this 55-s model's FIM prompts measured far worse than prefix-only
+# (training/EXPERIMENTS.md). Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
 # split -> docstring component -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
 # Usage: bash training/build_default_bundle.sh [RUN_DIR] [CORPUS_DIR]
 set -euo pipefail
@@ -9,7 +10,7 @@ run=${1:-runs/gpu}
 corpus=${2:-runs/stdlib}
 out=models/default
 [ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
-devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.3 --name default
+devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.0 --no-fim --name default
 devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000
 if devassist docstring --help 2>/dev/null | grep -q -- "--build-index"; then
   devassist docstring --build-index --bundle "$out" --corpus "$corpus"
@@ -22,5 +23,11 @@ from devassist.export.cli import save_checkpoint_fp16
 out, run = map(Path, sys.argv[1:])
 promote_int8(out)
 save_checkpoint_fp16(run, Path(str(out) + "-checkpoint"))
+import json
+from devassist.export.bundle import seal, write_model_card
+manifest = json.loads((out / "manifest.json").read_text())
+write_model_card(out, manifest, Path("training/MODEL_CARD_EXTRA.md").read_text())
+manifest.pop("created", None)
+seal(out, manifest)
 PY
 du -sh "$out" "$out-checkpoint"

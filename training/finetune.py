@@ -131,9 +131,13 @@ def finetune(bundle_dir: Path, source: Path, out: Path, time_budget: float, max_
                   name=out.name, drop_fp32="lm_fp32_parity" in comps, checkpoint=True,
                   cache_mix=float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0)),
                   log=(lambda *_: None) if quiet else print)
-    for name, desc in comps.items():  # features' components travel along unchanged
+    # Features' components travel along unchanged (review keeps its own signals graph, so its
+    # calibration stays consistent; `devassist review calibrate` refits it on the new model).
+    for name, desc in comps.items():
         if name not in LM_COMPONENTS:
-            refs = [desc["file"]] if "file" in desc else list(desc.get("files", []))
+            listed = bundle.manifest["files"]
+            refs = [v for v in desc.values() if isinstance(v, str) and v in listed]
+            refs += [r for v in desc.values() if isinstance(v, list) for r in v if isinstance(r, str) and r in listed]
             add_component(out, name, desc, {r: bundle.path(r) for r in refs})
     report = {"source": str(source), "train_files": len(train_files), "held_out_files": len(held_out),
               "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_time_s": record["wall_time_s"],

@@ -145,7 +145,13 @@ class CompletionEngine:
             return Suggestion(rest, mode, "cache", (time.monotonic() - started) * 1000, 0, cached=True)
         max_new = settings.max_tokens if ctx.mode == "block" else min(settings.max_tokens, 32)
         budget = min(settings.context_tokens, self.lm.context_length - max_new - 4)
-        prompt = self.build_prompt(prefix, suffix, budget)
+        # Token healing: BPE attaches a space to the word after it, so a prompt ending in "x = "
+        # is one the model never saw in training. Prompt without the trailing spaces and make
+        # the continuation supply them.
+        heal = ""
+        if ctx.line_prefix.strip() and ctx.line_prefix.endswith(" "):
+            heal = prefix[len(prefix.rstrip(" ")):]
+        prompt = self.build_prompt(prefix[:len(prefix) - len(heal)], suffix, budget)
         cache = None
         mix = settings.cache_mix if settings.cache_mix > 0 else self.cache_mix
         if mix > 0:
@@ -163,6 +169,8 @@ class CompletionEngine:
         if result.stop_reason == "cancelled":
             return None
         raw = self.lm.decode(result.ids)
+        if heal:
+            raw = raw[len(heal):] if raw.startswith(heal) else raw.lstrip(" ")
         clean = postprocess(raw, ctx)
         if not clean:
             return None

@@ -7,14 +7,16 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
-def test_finetune_produces_a_serving_bundle_with_an_honest_report(tmp_path, tiny_bundle, tiny_sources):
+def test_finetune_produces_a_serving_bundle_with_an_honest_report(tmp_path, tiny_bundle):
     from devassist.server.bundle import load_bundle
     from devassist.server.features.completion import CompletionEngine
     from devassist.server.runtime.lm import LanguageModel
     from devassist.server.settings import CompletionSettings
     from devassist.training.finetune import finetune
+    from tests.conftest import write_sources
 
-    report = finetune(tiny_bundle, tiny_sources, tmp_path / "mine", time_budget=20, max_steps=15,
+    repo = write_sources(tmp_path / "repo", copies=10)  # 30 files: both sides of the 80/20 split
+    report = finetune(tiny_bundle, repo, tmp_path / "mine", time_budget=20, max_steps=15,
                       eval_tokens=400, quiet=True)
     assert report["steps"] == 15 and report["train_files"] > 0 and report["held_out_files"] > 0
     acc = report["held_out_next_token_accuracy"]
