@@ -141,26 +141,21 @@ def build_corpus(sources: list[Path], out: Path, max_bytes: int = MAX_BYTES, pro
     return summary
 
 
+def _load_rows(corpus: Path, name: str, split: str | None) -> list[dict]:
+    """Rows of one of the corpus's JSONL files, optionally only one split."""
+    with open(Path(corpus) / name, encoding="utf-8") as fh:
+        rows = (json.loads(line) for line in fh)
+        return [row for row in rows if split is None or row["split"] == split]
+
+
 def load_files(corpus: Path, split: str | None = None) -> list[dict]:
     """Rows of files.jsonl, optionally only one split."""
-    rows = []
-    with open(Path(corpus) / "files.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if split is None or row["split"] == split:
-                rows.append(row)
-    return rows
+    return _load_rows(corpus, "files.jsonl", split)
 
 
 def load_functions(corpus: Path, split: str | None = None) -> list[dict]:
     """Rows of functions.jsonl, optionally only one split."""
-    rows = []
-    with open(Path(corpus) / "functions.jsonl", encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            if split is None or row["split"] == split:
-                rows.append(row)
-    return rows
+    return _load_rows(corpus, "functions.jsonl", split)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,316 @@
+"""`devassist evaluate docstring`: hide each docstring, generate one, compare first sentences.
+
+For every documented function under --source (a folder of .py files, or a corpus folder and
+its --split), the docstring is removed from the file and the "Generate docstring" edit is
+computed at the function, exactly as the editor command does. The summary's first sentence is
+scored against the real one (CodeXGLUE smoothed BLEU-4, ROUGE-L), next to two baselines on the
+same functions: the name as a sentence, and BM25 retrieval of the most similar training
+function's first sentence. Section accuracy checks the generated parameters, returns and
+raises sections against Python's own `ast` of the function.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import platform
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l
+from devassist.server.features.docstring import DocstringError, DocstringFeature
+from devassist.server.features.docstring_retrieval import first_sentence
+from devassist.server.features.docstring_styles import parse_docstring
+from devassist.server.features.docstring_summary import (
+    RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
+from devassist.server.parsing import definitions
+
+EPILOG = """examples:
+  devassist evaluate docstring --bundle models/default --source runs/stdlib --json
+  devassist evaluate docstring --bundle models/default --source ~/src/project --limit 300
+  devassist evaluate docstring --source runs/stdlib --corpus runs/stdlib --summarizer retrieval
+"""
+
+
+def iter_sources(source: Path, split: str) -> list[tuple[str, str]]:
+    """(path, text) of the files to evaluate: a corpus split, or the .py files of a folder."""
+    if (source / "files.jsonl").is_file():
+        out = []
+        with open(source / "files.jsonl", encoding="utf-8") as fh:
+            for line in fh:
+                row = json.loads(line)
+                if row["split"] == split:
+                    out.append((row["path"], row["text"]))
+        return out
+    files = [source] if source.is_file() else sorted(source.rglob("*.py"))
+    out = []
+    for p in files:
+        try:
+            out.append((str(p), p.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def hide_docstring(text: str, defn) -> str | None:
+    """The file with one function's docstring removed (a lone docstring becomes `pass`)."""
+    data = text.encode("utf-8", "surrogatepass")
+    ds = defn.docstring_node
+    line_start = data.rfind(b"\n", 0, ds.start_byte) + 1
+    line_end = data.find(b"\n", ds.end_byte)
+    line_end = len(data) if line_end < 0 else line_end + 1
+    if data[line_start : ds.start_byte].strip() or data[ds.end_byte : line_end].strip(b" \t\r\n;"):
+        return None  # shares its line with other code: skip
+    others = [c for c in defn.body_node.named_children if c.type != "comment" and c.id != ds.id]
+    if others:
+        new = data[:line_start] + data[line_end:]
+    else:
+        new = data[: ds.start_byte] + b"pass" + data[ds.end_byte :]
+    return new.decode("utf-8", "surrogatepass")
+
+
+def _own_nodes(fn: ast.AST):
+    """ast nodes of a function's own body (no nested defs, classes, lambdas)."""
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    stack = [n for n in fn.body if not isinstance(n, scopes)]
+    while stack:
+        node = stack.pop()
+        yield node
+        for child in ast.iter_child_nodes(node):
+            if not isinstance(child, scopes):
+                stack.append(child)
+
+
+def expected_sections(fn: ast.FunctionDef, is_method: bool) -> dict:
+    """Parameters, whether Returns belongs, and the raised classes, from Python's ast."""
+    a = fn.args
+    names = [x.arg for x in a.posonlyargs + a.args]
+    decorators = {ast.unparse(d).split("(")[0].split(".")[-1] for d in fn.decorator_list}
+    if is_method and names and names[0] in ("self", "cls", "mcs", "mcls", "metacls") and "staticmethod" not in decorators:
+        names = names[1:]
+    if a.vararg:
+        names.append("*" + a.vararg.arg)
+    names += [x.arg for x in a.kwonlyargs]
+    if a.kwarg:
+        names.append("**" + a.kwarg.arg)
+    nodes = list(_own_nodes(fn))
+    generator = any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in nodes)
+    if generator:
+        returns = False
+    elif fn.returns is not None:
+        returns = ast.unparse(fn.returns) not in ("None", "NoReturn", "Never", "typing.NoReturn", "typing.Never")
+    else:
+        returns = any(isinstance(n, ast.Return) and n.value is not None
+                      and not (isinstance(n.value, ast.Constant) and n.value.value is None) for n in nodes)
+    raises = []
+    for n in nodes:
+        if isinstance(n, ast.Raise) and n.exc is not None:
+            exc = n.exc.func if isinstance(n.exc, ast.Call) else n.exc
+            if isinstance(exc, (ast.Name, ast.Attribute)):
+                name = ast.unparse(exc)
+                if name.split(".")[-1][:1].isupper() and name not in raises:
+                    raises.append(name)
+    return {"params": names, "returns": returns, "raises": sorted(raises)}
+
+
+def found_sections(docstring: str, style: str) -> dict:
+    """What a generated docstring's sections say, read back by the docstring parser."""
+    model = parse_docstring(docstring, style)
+    return {"params": [e.name for e in model.params()],
+            "returns": model.block("returns") is not None,
+            "raises": sorted(e.name for b in model.blocks if b.kind == "raises" for e in b.entries)}
+
+
+def _find_ast(tree: ast.Module, line: int):
+    """The function whose `def` is on a 1-based line, and whether it is a method."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            for child in node.body:
+                if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    child._in_class = True  # type: ignore[attr-defined]
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            start = node.lineno
+            if start == line:
+                return node, getattr(node, "_in_class", False)
+    return None, False
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    p = argparse.ArgumentParser(prog="devassist evaluate docstring", description=__doc__.splitlines()[0],
+                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", help="bundle folder (its model and docstring index)")
+    p.add_argument("--source", required=True, help="a folder of .py files, or a corpus folder (files.jsonl)")
+    p.add_argument("--split", default="test", help="corpus split to evaluate (default: test)")
+    p.add_argument("--corpus", help="corpus whose train split is the retrieval baseline's index "
+                                    "(default: the bundle's docstring_index, else --source if it is a corpus)")
+    p.add_argument("--summarizer", choices=("auto", "model", "retrieval", "template"), default="auto",
+                   help="what writes the evaluated summary (default: what the bundle ships)")
+    p.add_argument("--style", default="google", choices=("google", "numpy", "sphinx"))
+    p.add_argument("--limit", type=int, default=0, help="evaluate at most N functions (sampled with --seed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
+    p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
+    p.add_argument("--min-new-tokens", type=int, help="override the bundle's decoding minimum length")
+    p.add_argument("--no-repeat-ngram", type=int, help="override the bundle's no-repeat n-gram size")
+    p.add_argument("--retrieval-threshold", type=float, help="override the bundle's near-duplicate BM25 threshold")
+    p.add_argument("--examples", type=int, default=0, help="include N (reference, outputs) examples in the report")
+    p.add_argument("--dump", help="write one JSON line per function (reference, outputs, retrieval score) here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print the report."""
+    args = build_parser().parse_args(argv)
+    from tqdm import tqdm
+
+    bundle = lm = None
+    if args.bundle:
+        from devassist.server.bundle import load_bundle
+
+        bundle = load_bundle(args.bundle)
+        if args.summarizer in ("auto", "model"):
+            lm = load_docstring_lm(bundle)
+    index = None
+    corpus = Path(args.corpus) if args.corpus else None
+    if corpus is None and bundle is not None:
+        index = load_index(bundle)
+    if index is None:
+        corpus = corpus or (Path(args.source) if (Path(args.source) / "files.jsonl").is_file() else None)
+        if corpus is None:
+            print("devassist evaluate docstring: need --corpus (or a bundle with a docstring_index) for retrieval",
+                  file=sys.stderr)
+            return 2
+        from devassist.export.docstring_index import index_from_corpus
+
+        index, _ = index_from_corpus(corpus, "train")
+    template = TemplateSummarizer()
+    retrieval = RetrievalSummarizer(index, template)
+    prefer = None if args.summarizer == "auto" else args.summarizer
+    if prefer == "retrieval" or (prefer is None and bundle is None):
+        summarizer = retrieval
+    else:
+        summarizer = default_summarizer(bundle, lm, prefer=prefer)
+        if isinstance(summarizer, RetrievalSummarizer):
+            summarizer = retrieval
+    for key in ("min_new_tokens", "no_repeat_ngram", "retrieval_threshold"):
+        if getattr(args, key) is not None and hasattr(summarizer, key):
+            setattr(summarizer, key, getattr(args, key))
+    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms)
+
+    items = []
+    for path, text in iter_sources(Path(args.source), args.split):
+        try:
+            defs = definitions(text)
+        except Exception:  # noqa: BLE001 - an unparsable file is skipped
+            continue
+        for d in defs:
+            if d.kind == "function" and d.docstring and not d.has_error and d.body_node is not None:
+                ref = first_sentence(d.docstring)
+                if len(ref.split()) >= args.min_words:
+                    items.append((path, text, d.start_line, d.qualname, ref))
+    if args.limit and len(items) > args.limit:
+        items = random.Random(args.seed).sample(items, args.limit)
+
+    refs, hyp_model, hyp_template, hyp_retrieval = [], [], [], []
+    latencies, sources, checks, errors, examples = [], {}, {"params": 0, "returns": 0, "raises": 0, "all": 0}, [], []
+    dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
+    for path, text, line, qualname, ref in tqdm(items, desc="docstring", unit="fn", file=sys.stderr):
+        hidden = None
+        for d in definitions(text):
+            if d.start_line == line and d.qualname == qualname:
+                hidden = hide_docstring(text, d)
+        if hidden is None:
+            continue
+        try:
+            tree = ast.parse(hidden)
+        except SyntaxError:
+            continue
+        t0 = time.perf_counter()
+        try:
+            edit = feature.edit_for(hidden, line, 0, args.style)
+        except DocstringError as exc:
+            errors.append(f"{path}:{line + 1} {qualname}: {exc}")
+            continue
+        latencies.append((time.perf_counter() - t0) * 1000)
+        hidden_defs = [d for d in definitions(hidden) if d.start_line == line and d.qualname == qualname]
+        request = feature.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
+        hyp = first_sentence(edit.docstring.split("\n\n")[0]).replace("\\\\", "\\")
+        refs.append(ref)
+        hyp_model.append(hyp)
+        hyp_template.append(template.summarize(request).text)
+        hyp_retrieval.append(retrieval.summarize(request).text)
+        if dump is not None:
+            top = retrieval.candidates(request, 1)
+            dump.write(json.dumps({"function": f"{path}:{line + 1} {qualname}", "reference": ref, "model": hyp,
+                                   "source": edit.summary_source, "template": hyp_template[-1],
+                                   "retrieval": hyp_retrieval[-1], "retrieval_score": top[0][1] if top else 0.0,
+                                   "query_tokens": len(request.code.split())}) + "\n")
+        sources[edit.summary_source] = sources.get(edit.summary_source, 0) + 1
+        fn, is_method = _find_ast(tree, line + 1)
+        if fn is not None:
+            want, got = expected_sections(fn, is_method), found_sections(edit.docstring, args.style)
+            ok = {k: want[k] == got[k] for k in ("params", "returns", "raises")}
+            for k, v in ok.items():
+                checks[k] += v
+            checks["all"] += all(ok.values())
+            if not all(ok.values()) and len(errors) < 50:
+                errors.append(f"{path}:{line + 1} {qualname}: sections differ: want {want}, got {got}")
+        if len(examples) < args.examples:
+            examples.append({"function": f"{path}:{line + 1} {qualname}", "reference": ref, "generated": hyp,
+                             "template": hyp_template[-1], "retrieval": hyp_retrieval[-1]})
+
+    if dump is not None:
+        dump.close()
+    n = len(refs)
+    report = {
+        "n_functions": n,
+        "summarizer": summarizer.name,
+        "summary_sources": sources,
+        "model": {"bleu": round(corpus_bleu(refs, hyp_model), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_model), 2)},
+        "template": {"bleu": round(corpus_bleu(refs, hyp_template), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_template), 2)},
+        "retrieval": {"bleu": round(corpus_bleu(refs, hyp_retrieval), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_retrieval), 2),
+                      "index_size": retrieval.index.n},
+        "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
+        "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
+                       "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},
+        "errors": len(errors),
+        "error_examples": errors[:10],
+        "decoding": {k: getattr(summarizer, k) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens",
+                                                         "no_repeat_ngram", "retrieval_threshold") if hasattr(summarizer, k)},
+        "setup": {"source": args.source, "split": args.split, "bundle": args.bundle, "style": args.style,
+                  "budget_ms": args.budget_ms, "limit": args.limit, "seed": args.seed, "min_words": args.min_words,
+                  "threads": os.environ.get("DEVASSIST_THREADS", "default"), "cpu_count": os.cpu_count(),
+                  "python": platform.python_version()},
+    }
+    if examples:
+        report["examples"] = examples
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(f"docstring: {n} functions ({summarizer.name})")
+        for k in ("model", "template", "retrieval"):
+            print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}")
+        print(f"  sections   {report['section_accuracy']}")
+        print(f"  latency ms {report['latency_ms']}")
+        for e in errors[:10]:
+            print(f"  ! {e}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
