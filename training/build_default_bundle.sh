@@ -3,7 +3,7 @@
 # or runs/default by `devassist train --config training/configs/default.toml`).
 # FIM is off for serving: this 55-s model's FIM prompts measured far worse than prefix-only
 # (training/EXPERIMENTS.md). Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
-# split -> docstring component -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
+# split -> docstring index and model -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
 # Usage: bash training/build_default_bundle.sh [RUN_DIR] [CORPUS_DIR]
 set -euo pipefail
 run=${1:-runs/gpu}
@@ -12,8 +12,12 @@ out=models/default
 [ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
 devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.0 --no-fim --name default
 devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000
-if devassist docstring --help 2>/dev/null | grep -q -- "--build-index"; then
-  devassist docstring --build-index --bundle "$out" --corpus "$corpus"
+devassist docstring index --corpus "$corpus" --bundle "$out" --summarizer model
+# The docstring model: the completion model fine-tuned on function -> summary pairs (recipe in
+# docs/DOCSTRINGS.md); without that run the bundle summarizes by retrieval.
+docstring_run=${DOCSTRING_RUN:-runs/ds/ft_lead3}
+if [ -f "$docstring_run/model.safetensors" ]; then
+  python -m devassist.export.docstring_export "$docstring_run" --bundle "$out" --no-repeat-ngram 3 --retrieval-threshold 40
 fi
 python - "$out" "$run" <<'PY'
 import sys
