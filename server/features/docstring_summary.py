@@ -198,43 +198,24 @@ class FimSummarizer:
             self._enders = np.array(sorted(set(ids)), dtype=np.int64)
         return self._enders
 
+    def _constrain(self, logits: np.ndarray, out: list[int]) -> np.ndarray:
+        """No sentence end before `min_new_tokens`, no repeated n-grams."""
+        scores = np.array(logits, dtype=np.float64)
+        n = self.no_repeat_ngram
+        if len(out) < self.min_new_tokens:
+            scores[self._ending_tokens()] = -np.inf
+        if n >= 2 and len(out) >= n - 1:
+            tail = out[len(out) - n + 1 :]
+            for i in range(len(out) - n + 1):
+                if out[i : i + n - 1] == tail:
+                    scores[out[i + n - 1]] = -np.inf
+        return scores
+
     def _decode(self, prompt: list[int], stop, deadline, is_cancelled) -> "_Decoded":
         """Greedy decoding with a minimum length and no repeated n-grams, on the KV cache."""
-        lm, n = self.lm, self.no_repeat_ngram
-        start = time.perf_counter()
-        logits, past = lm.forward(prompt)
-        last = logits[-1]
-        out: list[int] = []
-        reason = "max_tokens"
-        for _ in range(self.max_new_tokens):
-            scores = np.array(last, dtype=np.float64)
-            if len(out) < self.min_new_tokens:
-                scores[self._ending_tokens()] = -np.inf
-            if n >= 2 and len(out) >= n - 1:
-                tail = out[len(out) - n + 1 :]
-                for i in range(len(out) - n + 1):
-                    if out[i : i + n - 1] == tail:
-                        scores[out[i + n - 1]] = -np.inf
-            token = int(scores.argmax())
-            if token == lm.eot_id:
-                reason = "eot"
-                break
-            out.append(token)
-            if stop(out):
-                reason = "stop"
-                break
-            if is_cancelled and is_cancelled():
-                reason = "cancelled"
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                reason = "time"
-                break
-            if len(prompt) + len(out) >= lm.context_length:
-                reason = "context"
-                break
-            logits, past = lm.forward([token], past)
-            last = logits[-1]
-        return _Decoded(out, reason, (time.perf_counter() - start) * 1000)
+        r = self.lm.generate(prompt, max_new_tokens=self.max_new_tokens, should_stop=stop, deadline=deadline,
+                             is_cancelled=is_cancelled, logits_processor=self._constrain)
+        return _Decoded(r.ids, r.stop_reason, r.elapsed_ms)
 
 
 @dataclass

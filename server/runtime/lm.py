@@ -161,6 +161,7 @@ class LanguageModel:
         cache_weight: float = 0.0,
         ignore_eot: bool = False,
         reuse: PromptCache | None = None,
+        logits_processor: Callable[[np.ndarray, list[int]], np.ndarray] | None = None,
     ) -> GenerationResult:
         """Greedy decoding with the KV cache.
 
@@ -168,7 +169,8 @@ class LanguageModel:
         when `time.monotonic()` passes `deadline`, or when `is_cancelled()` says so (checked
         between steps). With a `cache`, each step mixes its n-gram distribution in. With
         `reuse`, the keys/values of a shared prompt prefix are taken from the last request and
-        the cache is updated for the next one.
+        the cache is updated for the next one. `logits_processor(logits, generated)` may rewrite
+        each step's logits first (e.g. ban tokens).
         """
         start = time.perf_counter()
         room = self.context_length - 1
@@ -188,6 +190,8 @@ class LanguageModel:
         fed = list(prompt)
         last = logits[-1]
         for _ in range(max_new_tokens):
+            if logits_processor is not None:
+                last = logits_processor(last, generated)
             if cache is not None and cache_weight > 0:
                 token = mix_argmax(last, cache.distribution(), cache_weight)
             else:
