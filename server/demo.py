@@ -103,7 +103,9 @@ async def run_demo(path_label: str, text: str, offsets: list[int], bundle: Path 
 
     @client.feature("devassist/status")
     def on_status(params):
-        statuses.append(params if isinstance(params, dict) else vars(params))
+        # pygls hands unknown notifications' params over as a namedtuple-like object
+        get = params.get if isinstance(params, dict) else (lambda k: getattr(params, k, None))
+        statuses.append({"state": get("state"), "model": get("model")})
 
     @client.feature(types.WINDOW_SHOW_MESSAGE)
     def on_message(params):
@@ -112,6 +114,12 @@ async def run_demo(path_label: str, text: str, offsets: list[int], bundle: Path 
     @client.feature(types.WINDOW_LOG_MESSAGE)
     def on_log(params):
         pass
+
+    diagnostics: list = []
+
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def on_diagnostics(params):
+        diagnostics[:] = list(params.diagnostics)
 
     cmd = [sys.executable, "-m", "devassist.server", "serve"] + (["--bundle", str(bundle)] if bundle else [])
     t0 = time.perf_counter()
@@ -169,6 +177,8 @@ async def run_demo(path_label: str, text: str, offsets: list[int], bundle: Path 
         print(f"\nstatus: {statuses[-1].get('state')} — model {statuses[-1].get('model')}")
     for m in messages:
         print(f"server message: {m}")
+    for d in diagnostics:
+        print(f"review: line {d.range.start.line + 1}: {d.message}")
     if latencies:
         print(f"inline completion latency over {len(latencies)} requests: median {statistics.median(latencies):.0f} ms, "
               f"max {max(latencies):.0f} ms (end to end over LSP, including the first call)")
