@@ -195,7 +195,8 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
     bar = tqdm(total=max_tokens + len(cases) * (2 * len(lms) + 2), desc="evaluate completion",
                disable=not progress, file=sys.stderr)
     acc = token_accuracy(main, files, max_tokens, ngram, mix, bar)
-    settings = CompletionSettings(multiline=False, max_tokens=32, time_budget_ms=60_000, context_tokens=main.context_length)
+    # The serving defaults (prompt budget included), only without the time budget: what users get.
+    settings = CompletionSettings(multiline=False, max_tokens=32, time_budget_ms=60_000)
     variants: dict[str, dict] = {}
     for comp, lm in lms.items():
         for use_cache in (False, True):

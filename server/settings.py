@@ -25,8 +25,10 @@ class CompletionSettings:
     """Generation stops when this is spent and returns what it has."""
     multiline: bool = True
     """Allow a whole block after a block opener on an empty line."""
-    context_tokens: int = 1024
-    """Token budget for the prefix + suffix prompt around the cursor."""
+    context_tokens: int = 256
+    """Token budget for the prefix + suffix prompt around the cursor. For the shipped 7M model a
+    longer prompt measured no better (rest-of-line ES 31.0 at 256 vs 31.5 at ~470 tokens) and
+    costs prefill time (in-process p95 26 vs 43 ms); raise it for a larger model."""
     cache_mix: float = 0.0
     """Weight of the in-file n-gram cache mixed into the model's next-token distribution
     (0 = the network alone). A bundle may ship its own default in its manifest."""
