@@ -7,6 +7,7 @@ Postings are rebuilt in memory at load time; nothing is pickled.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
 import re
@@ -108,8 +109,11 @@ class BM25Index:
 
     @classmethod
     def load(cls, path: str | Path) -> "BM25Index":
-        """Read an index file."""
-        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+        """Read an index file (`.json`, or `.json.gz` as bundles ship it)."""
+        data = Path(path).read_bytes()
+        if str(path).endswith(".gz"):
+            data = gzip.decompress(data)
+        return cls.from_json(json.loads(data.decode("utf-8")))
 
 
 def build_index(rows: Iterable[dict], min_words: int = 3) -> tuple[BM25Index, list[list[str]]]:
