@@ -40,11 +40,13 @@ def test_tcp_server_answers_initialize_on_loopback(tiny_bundle):
             assert chunk, "connection closed before the answer"
             data += chunk
         assert b'"completionProvider"' in data and b'"inlineCompletionProvider"' in data
-        conn.close()
-        with open("/proc/net/tcp") as fh:  # the listening socket is bound to 127.0.0.1 only
+        # While connected (the server may stop listening once its client leaves), the listening
+        # socket is bound to 127.0.0.1 only.
+        with open("/proc/net/tcp") as fh:
             listening = [line.split() for line in fh.readlines()[1:] if line.split()[3] == "0A"]
         ours = [row for row in listening if int(row[1].split(":")[1], 16) == port]
         assert ours and all(row[1].split(":")[0] == "0100007F" for row in ours)
+        conn.close()
     finally:
         proc.kill()
         proc.wait()
