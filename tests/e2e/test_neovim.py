@@ -22,43 +22,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.editor_sample import DEF_LINE, SAMPLE, bundle  # noqa: F401 (fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 NEOVIM_CLIENT = ROOT / "editor-client" / "neovim"
 NVIM = shutil.which("nvim")
 
 pytestmark = pytest.mark.skipif(NVIM is None, reason="nvim is not installed")
 
-SAMPLE = '''\
-import os
-
-
-def scale(values, factor):
-    result = []
-    for value in values:
-        result.append(value * factor)
-    return result
-
-
-def main():
-    data = scale([1, 2, 3], 2)
-    print(
-'''
-DEF_LINE = 4  # 1-based line of `def scale`
 # Zero-based (line, character) of the completion request: in `    print(`, between `print` and `(`.
 # Mid-line on purpose: the tiny test model answers there, while at the very end of the line its
 # suggestion is empty and the server (rightly) sends no item.
 COMPLETION_POS = (12, 9)
-
-
-@pytest.fixture
-def bundle(request: pytest.FixtureRequest) -> Path:
-    """$DEVASSIST_TEST_BUNDLE when set, else the shared tiny bundle (tests/conftest.py), else models/default."""
-    if os.environ.get("DEVASSIST_TEST_BUNDLE"):
-        return Path(os.environ["DEVASSIST_TEST_BUNDLE"])
-    try:
-        return Path(request.getfixturevalue("tiny_bundle"))
-    except pytest.FixtureLookupError:
-        return ROOT / "models" / "default"
 
 
 @pytest.fixture

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.editor_sample import DEF_LINE, SAMPLE, bundle  # noqa: F401 (fixture)
+
 ROOT = Path(__file__).resolve().parents[2]
 VSCODE_CLIENT = ROOT / "editor-client" / "vscode"
 VSIX = VSCODE_CLIENT / "devassist.vsix"
@@ -44,37 +46,10 @@ pytestmark = pytest.mark.skipif(
     reason=f"missing {', '.join(MISSING)}: run `bash editor-client/vscode/e2e/install.sh` and `npm run package`",
 )
 
-SAMPLE = '''\
-import os
-
-
-def scale(values, factor):
-    result = []
-    for value in values:
-        result.append(value * factor)
-    return result
-
-
-def main():
-    data = scale([1, 2, 3], 2)
-    print(
-'''
-DEF_LINE = 4  # 1-based line of `def scale`
 # Where completion is asked for, as VS Code's Go to Line takes it (1-based line:column): in
 # `    print(`, between `print` and `(`. Mid-line on purpose: the tiny test model answers there,
 # while at the very end of the line its suggestion is empty and the server sends no item.
 COMPLETION_AT = "13:10"
-
-
-@pytest.fixture
-def bundle(request: pytest.FixtureRequest) -> Path:
-    """$DEVASSIST_TEST_BUNDLE when set, else the shared tiny bundle (tests/conftest.py), else models/default."""
-    if os.environ.get("DEVASSIST_TEST_BUNDLE"):
-        return Path(os.environ["DEVASSIST_TEST_BUNDLE"])
-    try:
-        return Path(request.getfixturevalue("tiny_bundle"))
-    except pytest.FixtureLookupError:
-        return ROOT / "models" / "default"
 
 
 def server_settings(tmp_path: Path, request: pytest.FixtureRequest) -> dict:
