@@ -19,6 +19,7 @@ from devassist.export.docstring_index import DECODING_KEYS, add_decoding_argumen
 EPILOG = """examples:
   python -m devassist.export.docstring_export runs/docstring --bundle models/default \\
       --retrieval-threshold 32 --no-repeat-ngram 3     # decoding options tuned on the valid split
+  python -m devassist.export.docstring_export runs/docstring --bundle models/default --beams 4 --length-penalty 1.0
   python -m devassist.export.docstring_export runs/docstring --bundle models/default --out-bundle /tmp/b
   python -m devassist.export.docstring_export runs/docstring --new-bundle /tmp/ds-bundle   # a bundle of its own
 """

@@ -34,7 +34,8 @@ def index_from_corpus(corpus: Path, split: str = "train", min_words: int = 3) ->
     return build_index(rows, min_words=min_words)
 
 
-DECODING_KEYS = ("retrieval_threshold", "no_repeat_ngram", "min_new_tokens")
+DECODING_KEYS = ("retrieval_threshold", "no_repeat_ngram", "min_new_tokens", "beams", "length_penalty",
+                 "rerank", "rerank_length", "rerank_margin", "rerank_bm25")
 
 
 def set_docstring_options(bundle: Path, **options) -> dict:
@@ -54,6 +55,13 @@ def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
                                                              "sentence is used as is (0: always the model)")
     p.add_argument("--no-repeat-ngram", type=int, help="never repeat an n-gram of generated tokens")
     p.add_argument("--min-new-tokens", type=int, help="no end of sentence before this many tokens")
+    p.add_argument("--beams", type=int, help="beam search with this many beams (1: greedy)")
+    p.add_argument("--length-penalty", type=float, help="beam score = sum logprob / len**penalty")
+    p.add_argument("--rerank", type=int, help="the model chooses among its own sentence and those of this many "
+                                              "BM25 neighbours, by its log-likelihood (0: off)")
+    p.add_argument("--rerank-length", type=float, help="rerank score = logprob / tokens**L (+ margin, + weight * BM25)")
+    p.add_argument("--rerank-margin", type=float, help="a retrieved sentence must beat the model's own by this much")
+    p.add_argument("--rerank-bm25", type=float, help="weight of a retrieved sentence's BM25 score in the rerank score")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,9 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from devassist.server.features.docstring_rerank import Candidate, RerankRule, score_candidates, unique
 from devassist.server.features.docstring_retrieval import BM25Index, code_tokens, first_sentence
+from devassist.server.runtime.lm import PromptCache
 
 _WORDS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
 
@@ -117,7 +119,8 @@ class FimSummarizer:
     def __init__(self, lm, fallback: Summarizer | None = None, max_new_tokens: int = 32,
                  suffix_share: float = 0.4, min_words: int = 2, max_prompt_tokens: int = 192,
                  hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0,
-                 retrieval_threshold: float = 0.0):
+                 retrieval_threshold: float = 0.0, beams: int = 1, length_penalty: float = 1.0,
+                 rerank: int = 0, rerank_length: float = 1.0, rerank_margin: float = 0.0, rerank_bm25: float = 0.0):
         self.lm = lm
         self.fallback = fallback or TemplateSummarizer()
         self.max_new_tokens = max_new_tokens
@@ -131,6 +134,14 @@ class FimSummarizer:
         # With hints: a nearest function scoring at least this (BM25) is a near-duplicate, and its
         # sentence is used as is (0: always the model). Tuned on the validation split.
         self.retrieval_threshold = retrieval_threshold
+        self.beams = beams  # beam search when > 1 (1: greedy, as before)
+        self.length_penalty = length_penalty  # beam score = sum logprob / len**length_penalty
+        # rerank > 0: the model scores its own sentence against the first sentences of that many
+        # BM25 neighbours and the best wins (see docstring_rerank.RerankRule); 0: as before.
+        self.rerank = rerank
+        self.rerank_length = rerank_length
+        self.rerank_margin = rerank_margin
+        self.rerank_bm25 = rerank_bm25
 
     def hint(self, request: SummaryRequest) -> str | None:
         """The retrieved sentence shown to the model, if this summarizer uses hints."""
@@ -166,27 +177,53 @@ class FimSummarizer:
             if best and self.retrieval_threshold > 0 and best[0][1] >= self.retrieval_threshold:
                 return Summary(as_sentence(best[0][0]), source="retrieval")
             hint = best[0][0] if best else ""
+        pool = self._pool(request)
+        reuse = PromptCache() if pool else None  # generation leaves the prompt's cache for scoring
+        prompt = self.prompt(request, hint)
 
         def stop(ids: list[int]) -> bool:
             text = lm.decode(ids)
             return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
 
-        if (self.min_new_tokens or self.no_repeat_ngram) and hasattr(lm, "forward"):
-            result = self._decode(self.prompt(request, hint), stop, deadline, is_cancelled)
+        extra = {"reuse": reuse} if reuse is not None else {}
+        if (self.min_new_tokens or self.no_repeat_ngram or self.beams > 1) and hasattr(lm, "forward"):
+            result = self._decode(prompt, stop, deadline, is_cancelled, **extra)
         else:
-            result = lm.generate(self.prompt(request, hint), self.max_new_tokens, should_stop=stop,
-                                 deadline=deadline, is_cancelled=is_cancelled)
+            result = lm.generate(prompt, self.max_new_tokens, should_stop=stop,
+                                 deadline=deadline, is_cancelled=is_cancelled, **extra)
         text = lm.decode(result.ids).split('"""')[0].split("\n")[0]
         sentence = first_sentence(text)
         unfinished = result.stop_reason in ("time", "max_tokens", "context") and not re.search(r"[.!?]$", text.strip())
         if result.stop_reason == "cancelled":
             return Summary("", source="cancelled", elapsed_ms=result.elapsed_ms)
+        usable = not unfinished and len(sentence.split()) >= self.min_words
+        # Time's up (or cancelled): no scoring pass; the greedy sentence or the fallback, as before.
+        in_time = deadline is None or time.monotonic() < deadline
+        if pool and result.stop_reason != "time" and in_time and not (is_cancelled and is_cancelled()):
+            start = time.perf_counter()
+            own = [Candidate(as_sentence(sentence), "model")] if usable else []
+            chosen = self.rule.choose(score_candidates(lm, prompt, unique(own + pool), self.max_new_tokens, reuse))
+            return Summary(chosen.text, source=chosen.origin,
+                           elapsed_ms=result.elapsed_ms + (time.perf_counter() - start) * 1000)
         if unfinished or len(sentence.split()) < self.min_words:
             fb = self.fallback.summarize(request, deadline)
             fb.elapsed_ms += result.elapsed_ms
             return fb
         return Summary(as_sentence(sentence), source=self.name, elapsed_ms=result.elapsed_ms)
 
+
+    @property
+    def rule(self) -> RerankRule:
+        """The reranking rule these settings make."""
+        return RerankRule(self.rerank, self.rerank_length, self.rerank_margin, self.rerank_bm25)
+
+    def _pool(self, request: SummaryRequest) -> list[Candidate]:
+        """The retrieved candidates to rerank (none unless `rerank` > 0 and an index is at hand)."""
+        source = self.hints if self.hints is not None else self.fallback
+        if self.rerank <= 0 or not hasattr(source, "candidates") or not hasattr(self.lm, "forward_batch"):
+            return []
+        return unique([Candidate(as_sentence(s), "retrieval", bm25=score)
+                       for s, score in source.candidates(request, self.rerank)])
 
     def _ending_tokens(self) -> np.ndarray:
         """Ids of tokens that end the sentence or the line (and the special tokens)."""
@@ -211,10 +248,16 @@ class FimSummarizer:
                     scores[out[i + n - 1]] = -np.inf
         return scores
 
-    def _decode(self, prompt: list[int], stop, deadline, is_cancelled) -> "_Decoded":
-        """Greedy decoding with a minimum length and no repeated n-grams, on the KV cache."""
+    def _decode(self, prompt: list[int], stop, deadline, is_cancelled, reuse: PromptCache | None = None) -> "_Decoded":
+        """Greedy or beam decoding with a minimum length and no repeated n-grams, on the KV cache."""
+        if self.beams > 1 and hasattr(self.lm, "beam_search"):
+            r = self.lm.beam_search(prompt, beams=self.beams, max_new_tokens=self.max_new_tokens,
+                                    length_penalty=self.length_penalty, should_stop=stop, deadline=deadline,
+                                    is_cancelled=is_cancelled, logits_processor=self._constrain)
+            return _Decoded(r.ids, r.stop_reason, r.elapsed_ms)
+        extra = {"reuse": reuse} if reuse is not None else {}
         r = self.lm.generate(prompt, max_new_tokens=self.max_new_tokens, should_stop=stop, deadline=deadline,
-                             is_cancelled=is_cancelled, logits_processor=self._constrain)
+                             is_cancelled=is_cancelled, logits_processor=self._constrain, **extra)
         return _Decoded(r.ids, r.stop_reason, r.elapsed_ms)
 
 
@@ -272,10 +315,10 @@ def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summa
         return retrieval
     if lm is not None and getattr(lm, "has_fim", False) and method in (None, "model"):
         shape = bundle.component("docstring") if bundle is not None and bundle.has("docstring") else {}
-        kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram")
-                  if k in shape}
-        if "retrieval_threshold" in shape:
-            kwargs["retrieval_threshold"] = float(shape["retrieval_threshold"])
+        kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram",
+                                             "beams", "rerank") if k in shape}
+        kwargs.update({k: float(shape[k]) for k in ("retrieval_threshold", "length_penalty", "rerank_length",
+                                                    "rerank_margin", "rerank_bm25") if k in shape})
         hints = retrieval if shape.get("hints") == "retrieval" else None
         return FimSummarizer(lm, retrieval or template, hints=hints, **kwargs)
     return retrieval or template

@@ -125,6 +125,52 @@ class LanguageModel:
         }
         return logits, present
 
+    def step(self, tokens: list[int], past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """One new token for each of B sequences of equal length in `past` (B, ...): logits (B, V) and the new cache."""
+        batch = len(tokens)
+        past_len = next(iter(past.values())).shape[2]
+        feeds = dict(past)
+        feeds["input_ids"] = np.asarray(tokens, dtype=np.int64).reshape(batch, 1)
+        if "attention_mask" in self.input_names:
+            feeds["attention_mask"] = np.ones((batch, past_len + 1), dtype=np.int64)
+        if "position_ids" in self.input_names:
+            feeds["position_ids"] = np.full((batch, 1), past_len, dtype=np.int64)
+        outputs = self.session.run(self.output_names, feeds)
+        logits = outputs[0][:, -1].astype(np.float32, copy=False)  # (B, V)
+        present = {
+            name.replace("present", "past_key_values"): value
+            for name, value in zip(self.output_names[1:], outputs[1:])
+        }
+        return logits, present
+
+    def forward_batch(self, rows: np.ndarray, past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Run B rows of T new tokens each after a batched `past` (B, ...): logits (B, T, V) and the new cache.
+
+        Rows may be right-padded: attention is causal, so a padding token changes only the
+        logits at and after its own position, which the caller ignores.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        batch, t = rows.shape
+        past_len = next(iter(past.values())).shape[2]
+        feeds = dict(past)
+        feeds["input_ids"] = rows
+        if "attention_mask" in self.input_names:
+            feeds["attention_mask"] = np.ones((batch, past_len + t), dtype=np.int64)
+        if "position_ids" in self.input_names:
+            feeds["position_ids"] = np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (batch, 1))
+        outputs = self.session.run(self.output_names, feeds)
+        present = {
+            name.replace("present", "past_key_values"): value
+            for name, value in zip(self.output_names[1:], outputs[1:])
+        }
+        return outputs[0].astype(np.float32, copy=False), present
+
+    def beam_search(self, prompt_ids: list[int], beams: int = 4, max_new_tokens: int = 32, **kwargs) -> GenerationResult:
+        """Beam search with the KV cache (see `devassist.server.runtime.beam.beam_search`)."""
+        from devassist.server.runtime.beam import beam_search  # here: beam.py imports this module
+
+        return beam_search(self, prompt_ids, beams=beams, max_new_tokens=max_new_tokens, **kwargs)
+
     def logits(self, ids: list[int]) -> np.ndarray:
         """Logits (T, V) for a whole sequence, in windows of the context length with overlap."""
         if len(ids) <= self.context_length:
