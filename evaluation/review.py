@@ -2,7 +2,8 @@
 
 Each function under --source gets one buggy twin (`training/mutations.py`). Every scorer is
 run on the same embeddings and the same cases: the shipped score, the VAE alone, a plain
-autoencoder of the same size, an Isolation Forest and mean LM surprisal. Reported per mutation
+autoencoder of the same size, an Isolation Forest and mean LM surprisal (and the bug detector
+alone, when the bundle ships one). Reported per mutation
 kind and overall, with counts: pairwise accuracy, AUROC, average precision; line localization
 top-1/top-3 on the twins; the false-positive rate at the default threshold on unmodified code;
 and the time to score a 2,000-line file.
@@ -21,29 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
+from devassist.training.review_data import pairwise_accuracy, separation
+
 EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/corpus --json      # the corpus test split
   devassist evaluate review --bundle models/default --source ~/src/myproject --max-functions 300
 """
 THRESHOLD = 99.0
-
-
-def pairwise_accuracy(orig: np.ndarray, twin: np.ndarray) -> float:
-    """Share of pairs where the twin scores higher (ties count half)."""
-    if len(orig) == 0:
-        return float("nan")
-    return float(np.mean((twin > orig) + 0.5 * (twin == orig)))
-
-
-def separation(orig: np.ndarray, twin: np.ndarray) -> dict:
-    """AUROC and average precision of twins (positives) against originals."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
-
-    y = np.concatenate([np.zeros(len(orig)), np.ones(len(twin))])
-    s = np.concatenate([orig, twin])
-    if len(orig) == 0 or len(twin) == 0:
-        return {"auroc": float("nan"), "ap": float("nan")}
-    return {"auroc": float(roc_auc_score(y, s)), "ap": float(average_precision_score(y, s))}
 
 
 def metrics(orig: np.ndarray, twin: np.ndarray, kinds: list[str]) -> dict:
@@ -148,6 +133,8 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
         "mean_surprisal": (mean_s(orig_sig), mean_s(twin_sig)),
         "sum_surprisal": (np.asarray([s.total_surprisal for s in orig_sig]), np.asarray([s.total_surprisal for s in twin_sig])),
     }
+    if model.detector is not None:  # the detector on its own (it is also inside "shipped" when weighted in)
+        scorers["detector"] = (model.detect(orig_sig), model.detect(twin_sig))
     results = {name: metrics(o, t, kinds) for name, (o, t) in scorers.items()}
     pct_orig = model.percentiles(scorers["shipped"][0])
     pct_twin = model.percentiles(scorers["shipped"][1])

@@ -17,6 +17,7 @@ from devassist.server.features.review_model import Calibration
 from devassist.training.review_vae import ExportWrapper
 
 VAE_FILE = "review_vae.onnx"
+DETECTOR_FILE = "review_detector.onnx"
 SIGNALS_FILE = "review_signals.onnx"
 CALIBRATION_FILE = "review_calibration.json"
 OUTPUTS = ["neg_elbo", "recon_error", "mean", "logvar"]
@@ -115,11 +116,12 @@ def parity(model: torch.nn.Module, path: Path, x: np.ndarray) -> dict[str, Any]:
 
 def add_review_component(bundle_dir: Path, model: torch.nn.Module, calibration: Calibration, x_check: np.ndarray,
                          info: dict[str, Any], signals_onnx: Path | None = None,
-                         out_dir: Path | None = None) -> tuple[Path, dict[str, Any]]:
+                         out_dir: Path | None = None, detector_onnx: Path | None = None) -> tuple[Path, dict[str, Any]]:
     """Export, parity-check (raising if it fails), and add/replace `review` in a bundle.
 
     `signals_onnx` (from `build_signals_graph`) ships as the one-pass surprisal + hidden-state
     graph; without it the server falls back to the bundle's `embed` and `lm` graphs.
+    `detector_onnx` (already parity-checked by `export_detector`) ships as the bug detector.
     """
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export_vae(model, Path(tmp) / VAE_FILE, int(x_check.shape[1]))
@@ -134,6 +136,32 @@ def add_review_component(bundle_dir: Path, model: torch.nn.Module, calibration: 
             files[SIGNALS_FILE] = Path(signals_onnx)
             description["signals"] = SIGNALS_FILE
             description["signals_precision"] = "int8"
+        if detector_onnx is not None:
+            files[DETECTOR_FILE] = Path(detector_onnx)
+            description["detector"] = DETECTOR_FILE
         description["files"] = list(files)
         out = add_component(Path(bundle_dir), "review", description, files=files, out_dir=out_dir)
     return out, report
+
+
+def halve_weights(src: Path, dst: Path, min_size: int = 256) -> Path:
+    """Copy an ONNX graph with its large float32 weights stored as float16 (each behind a Cast
+    back to float32, so the arithmetic stays fp32): half the bytes in the bundle."""
+    import onnx
+    from onnx import helper, numpy_helper
+
+    model = onnx.load(str(src))
+    graph = model.graph
+    casts = []
+    for init in list(graph.initializer):
+        if init.data_type != onnx.TensorProto.FLOAT or int(np.prod(init.dims)) < min_size:
+            continue
+        half = numpy_helper.from_array(numpy_helper.to_array(init).astype(np.float16), init.name + "_fp16")
+        graph.initializer.remove(init)
+        graph.initializer.append(half)
+        casts.append(helper.make_node("Cast", [half.name], [init.name], to=onnx.TensorProto.FLOAT, name=init.name + "_cast"))
+    for node in reversed(casts):  # the casts come first, in topological order
+        graph.node.insert(0, node)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return dst

@@ -3,7 +3,7 @@
 # or runs/default by `devassist train --config training/configs/default.toml`).
 # FIM is off for serving: this 55-s model's FIM prompts measured far worse than prefix-only
 # (training/EXPERIMENTS.md). Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
-# split -> docstring index and model -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
+# split, with the bug detector trained on synthetic bugs of the training split -> docstring index and model -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
 # Usage: bash training/build_default_bundle.sh [RUN_DIR] [CORPUS_DIR]
 set -euo pipefail
 run=${1:-runs/gpu}
@@ -11,7 +11,8 @@ corpus=${2:-runs/stdlib}
 out=models/default
 [ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
 devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.0 --no-fim --name default
-devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000
+devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000 \
+  --detector train --detector-functions 5000
 devassist docstring index --corpus "$corpus" --bundle "$out" --summarizer model
 # The docstring model: the completion model fine-tuned on function -> summary pairs (recipe in
 # docs/DOCSTRINGS.md); without that run the bundle summarizes by retrieval.

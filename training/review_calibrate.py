@@ -1,11 +1,12 @@
 """`devassist review calibrate`: fit the review VAE, the score and its percentiles on a code base.
 
 Steps: embed the training functions with the bundle's own ONNX models and fit the VAE on the
-embeddings; make one synthetic bug per validation function (see `mutations.py`) and choose,
-on those pairs, the n-gram cache weight, the length slope and the VAE weight of the score
-(see `review_model.py`) and the line aggregation that best finds the mutated line; record the
-scores of the unmodified validation functions as the percentile reference. The test split is
-never read.
+embeddings; train the bug detector on synthetic bugs of training functions (or keep the
+bundle's: `--detector keep`); make one synthetic bug per validation function (see
+`mutations.py`) and choose, on those pairs, the n-gram cache weight, the length slope, the VAE
+and detector weights of the score (see `review_model.py`) and the line ranking that best finds
+the mutated line; record the scores of the unmodified validation functions as the percentile
+reference. The test split is never read.
 """
 
 from __future__ import annotations
@@ -19,17 +20,25 @@ from pathlib import Path
 import numpy as np
 
 from devassist.server.bundle import load_bundle
-from devassist.server.features.review_model import FEATURE_NAMES, LINE_SCORES, Calibration, function_features, line_scores
+from devassist.server.features.review_model import (DETECTOR, FEATURE_NAMES, LINE_SCORES, Calibration,
+                                                     detector_line_scores, function_features, line_scores, run_detector)
 from devassist.server.features.review_signals import BundleSignals, FunctionSignal, cache_mixed_surprisal
 from devassist.server.runtime.lm import LanguageModel
+from devassist.server.runtime.session import create_session
 from devassist.training.mutations import mutate
-from devassist.training.review_data import compute_signals, embeddings_of, is_corpus, load_functions
+from devassist.training.review_data import (compute_signals, embeddings_of, is_corpus, iter_files, load_functions,
+                                            pairwise_accuracy, separation, text_digest)
+from devassist.training.review_detector import TOLERANCE, DetectorConfig, export_detector, train_detector
+from devassist.training.review_detector_data import build_pairs
 from devassist.training.review_vae import VAEConfig, score, train_model
 
 EPILOG = """examples:
   devassist review calibrate --bundle models/default --source runs/corpus --out models/default
   devassist review calibrate --bundle models/default --source ~/src/myproject --out runs/mybundle --beta 0.5
+  devassist review calibrate --bundle B --source runs/corpus --out B --detector train --detector-functions 5000
+  devassist review calibrate --bundle B --source runs/stdlib --out B --detector-source runs/big --detector-splits valid,test
 """
+DETECTOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def log(msg: str) -> None:
@@ -81,9 +90,27 @@ def choose_score(orig: list[FunctionSignal], twin: list[FunctionSignal], e_orig:
     return chosen, {f"cache={k[0]:g} elbo={k[1]:g}": round(v, 4) for k, v in grid.items()}
 
 
+def choose_detector_weight(s_orig: np.ndarray, s_twin: np.ndarray, d_orig: np.ndarray, d_twin: np.ndarray,
+                           tolerance: float = 0.02) -> tuple[float, dict]:
+    """The detector weight with the best AUROC among those whose pairwise accuracy stays within
+    `tolerance` of the score without it (pairs are the per-function view, AUROC the across-function one)."""
+    grid = {}
+    for w in DETECTOR_WEIGHTS:
+        so, st = s_orig + w * d_orig, s_twin + w * d_twin
+        grid[w] = (pairwise_accuracy(so, st), separation(so, st)["auroc"])
+    ok = [w for w, (pw, _) in grid.items() if pw >= grid[0.0][0] - tolerance]
+    best = max(ok, key=lambda w: (grid[w][1], -w))
+    return best, {f"detector={w:g}": {"pairwise": round(pw, 4), "auroc": round(au, 4)} for w, (pw, au) in grid.items()}
+
+
 def best_line_score(twins: list[FunctionSignal], lines: list[int], mu: float, sd: float) -> tuple[str, tuple, dict]:
-    """The line aggregation (and margin weights) with the best top-3 hit rate on mutated lines."""
+    """The line aggregation (and margin weights) with the best top-3 hit rate on mutated lines;
+    "detector" (its token logits) competes when the twins carry them."""
     rates = {}
+    if twins and all(sig.detector_logits is not None for sig in twins):
+        hits = sum(line in np.argsort(-detector_line_scores(sig, sig.detector_logits), kind="stable")[:3]
+                   for sig, line in zip(twins, lines))
+        rates[(DETECTOR, 0.0, 0.0)] = hits / len(twins)
     for kind in LINE_SCORES:
         for w_op in (0.0, 1.0, 3.0):
             for w_name in (0.0, 1.0, 3.0):
@@ -97,33 +124,65 @@ def best_line_score(twins: list[FunctionSignal], lines: list[int], mu: float, sd
 
 
 def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, max_train: int = 4000,
-              max_valid: int = 1000, seed: int = 0, threads: int | None = None) -> dict:
-    """Fit and add the `review` component; returns a summary."""
+              max_valid: int = 1000, seed: int = 0, threads: int | None = None, detector: str = "auto",
+              detector_functions: int = 5000, detector_cfg: DetectorConfig | None = None,
+              detector_source: Path | None = None, detector_splits: tuple[str, ...] = ("train",)) -> dict:
+    """Fit and add the `review` component; returns a summary.
+
+    detector: "train" (on synthetic bugs of `detector_splits` of `detector_source`, default the
+    training split of `source`), "keep" (the bundle's own), "none", or "auto" (keep the bundle's
+    if it has one, else train). A `detector_source` never lends a file that `source` holds.
+    """
+    import shutil
     import tempfile
 
-    from devassist.export.review import add_review_component, build_signals_graph
+    from devassist.export.review import DETECTOR_FILE, add_review_component, build_signals_graph, halve_weights
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
+    review_meta = bundle.components.get("review", {})
+    mode = detector if detector != "auto" else ("keep" if review_meta.get("detector") else "train")
+    if mode == "keep" and not review_meta.get("detector"):
+        raise SystemExit(f"{bundle_dir}: --detector keep, but the bundle has no review detector")
     lm = LanguageModel(bundle, threads=threads, prefer_gpu=False)
     tmp = tempfile.TemporaryDirectory()
     signals_onnx = Path(tmp.name) / "review_signals.onnx"
-    if not bundle.has("lm"):
+    if review_meta.get("signals"):  # the bundle's own int8 signals graph (its `lm` may be int8 only)
+        shutil.copyfile(bundle.path(review_meta["signals"]), signals_onnx)
+    elif bundle.has("lm"):
+        build_signals_graph(bundle.path(bundle.component("lm")["file"]), signals_onnx)
+    else:
         raise SystemExit(f"{bundle_dir}: review calibration needs the fp32 `lm` component to build its int8 signals graph")
-    build_signals_graph(bundle.path(bundle.component("lm")["file"]), signals_onnx)
-    signals = BundleSignals(bundle, lm, threads=threads, signals_path=signals_onnx)
+    signals = BundleSignals(bundle, lm, threads=threads, signals_path=signals_onnx, keep_hidden=mode != "none")
     corpus = is_corpus(source)
     train = load_functions(source, ("train",), max_train, seed)
     valid = load_functions(source, ("valid",), max_valid, seed + 1)
     if len(train) < 50 or len(valid) < 20:
         raise SystemExit(f"{source}: too few functions to calibrate ({len(train)} train, {len(valid)} valid; need 50 and 20)")
     log(f"review calibrate: {len(train)} functions for the VAE, {len(valid)} valid functions (score choice, "
-        f"percentiles) from {source} ({'corpus splits' if corpus else 'files split 80/20 by path hash'})")
+        f"percentiles) from {source} ({'corpus splits' if corpus else 'files split 80/20 by path hash'}); detector: {mode}")
     train_sig = compute_signals(signals, [f.text for f in train], "VAE functions")
     x_train = embeddings_of(train_sig)
     vae, vae_info = train_model(x_train, VAEConfig(**{**cfg.__dict__, "input_dim": x_train.shape[1]}), "vae", log=log)
     elbo_train = score(vae, x_train)
     e_mean, e_std = float(elbo_train.mean()), float(elbo_train.std() + 1e-9)
+    del train_sig
+    detector_onnx, detector_info = None, None
+    if mode == "train":
+        if detector_source is None:
+            d_funcs = load_functions(source, ("train",), detector_functions, seed + 3)
+        else:  # e.g. code the LM never trained on; none of the calibration corpus's files (its test split!)
+            own = {text_digest(text) for _, _, text in iter_files(source)}
+            d_funcs = load_functions(detector_source, detector_splits, detector_functions, seed + 3, exclude=own)
+        detector_onnx, detector_info = fit_detector(signals, d_funcs, Path(tmp.name) / DETECTOR_FILE,
+                                                    detector_cfg or DetectorConfig())
+        detector_info["source"] = str(detector_source or source)
+        detector_info["splits"] = list(detector_splits if detector_source is not None else ("train",))
+    elif mode == "keep":  # stored with fp16 weights (a no-op for a graph that already is)
+        detector_onnx = halve_weights(bundle.path(review_meta["detector"]), Path(tmp.name) / DETECTOR_FILE)
+        detector_info = dict(review_meta.get("detector_fit", {"kept_from": str(bundle_dir)}))
+        kept_source = create_session(bundle.path(review_meta["detector"]), threads=threads, prefer_gpu=False)
+    det_session = create_session(detector_onnx, threads=threads, prefer_gpu=False) if detector_onnx else None
 
     # Everything that shapes the score is chosen on the validation split: the LM never trained on
     # it (on its own training split, surprisal is lower and bugs stand out more than they will).
@@ -136,29 +195,65 @@ def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, 
     elbo_z = lambda sigs: (score(vae, embeddings_of(sigs)) - e_mean) / e_std  # noqa: E731
     e_valid, e_twin = elbo_z(valid_sig), elbo_z(v_twin)
     chosen, grid = choose_score([valid_sig[i] for i in v_keep], v_twin, e_valid[v_keep], e_twin, valid_sig)
-    line_kind, line_weights, line_rates = best_line_score(v_twin, [m.line for m in v_muts], mu, sd)
     w = np.asarray([1.0, chosen["elbo_weight"]])
     f_valid = np.stack([function_features(s, e, chosen["line_mean"], chosen["line_std"], chosen["cache_weight"],
                                           chosen["length_slope"]) for s, e in zip(valid_sig, e_valid)])
-    calib = Calibration(list(FEATURE_NAMES), w, 0.0, np.zeros(2), np.ones(2), e_mean, e_std, mu, sd,
+    names = list(FEATURE_NAMES)
+    if det_session is not None:
+        d_valid, d_twin = run_detector(det_session, valid_sig), run_detector(det_session, v_twin)
+        if mode == "keep":  # the halved graph against the bundle's, on the validation functions
+            diff = float(np.max(np.abs(run_detector(kept_source, valid_sig) - d_valid)))
+            if not diff <= TOLERANCE["fp16-weights"]:
+                raise RuntimeError(f"the kept detector changed by {diff:.3g} when stored in fp16")
+            detector_info["kept_parity"] = {"rows": len(valid_sig), "max_abs_diff": diff}
+            run_detector(det_session, valid_sig)  # token logits of the served graph back on the signals
+        f_twin = np.stack([function_features(s, e, chosen["line_mean"], chosen["line_std"], chosen["cache_weight"],
+                                             chosen["length_slope"]) for s, e in zip(v_twin, e_twin)])
+        w_det, det_grid = choose_detector_weight(f_valid[v_keep] @ w, f_twin @ w, d_valid[v_keep], d_twin)
+        chosen["detector_weight"] = w_det
+        grid["detector_weight_valid"] = det_grid
+        names.append(DETECTOR)
+        w = np.append(w, w_det)
+        f_valid = np.concatenate([f_valid, d_valid[:, None]], axis=1)
+    line_kind, line_weights, line_rates = best_line_score(v_twin, [m.line for m in v_muts], mu, sd)
+    k = len(names)
+    calib = Calibration(names, w, 0.0, np.zeros(k), np.ones(k), e_mean, e_std, mu, sd,
                         reference_scores=np.sort(f_valid @ w), line_score=line_kind, line_weights=line_weights,
                         cache_weight=chosen["cache_weight"], length_slope=chosen["length_slope"],
                         line_mean=chosen["line_mean"], line_std=chosen["line_std"])
     info = {
         "embedding": "mean-pooled final hidden states (review_signals.onnx, int8)",
         "vae": vae_info, "n_vae": len(train), "n_valid": len(valid), "n_valid_pairs": len(v_twin),
-        "source": str(source), "score": chosen, "score_grid_pairwise_valid": grid,
+        "source": str(source), "score": chosen, "score_grid_valid": grid,
         "line_score": [line_kind, list(line_weights)],
         "line_top3_valid": line_rates[f"{line_kind}/{line_weights[0]:g}/{line_weights[1]:g}"],
     }
     calib.extra = {"fit": info}
     target = out or bundle_dir
     x_check = embeddings_of(valid_sig)
-    _, report = add_review_component(Path(bundle_dir), vae, calib, x_check, {"beta": cfg.beta, "fit": info},
-                                     signals_onnx=signals_onnx, out_dir=Path(out) if out else None)
+    extra = {"beta": cfg.beta, "fit": info}
+    if detector_info is not None:
+        extra["detector_fit"] = detector_info
+    _, report = add_review_component(Path(bundle_dir), vae, calib, x_check, extra, signals_onnx=signals_onnx,
+                                     out_dir=Path(out) if out else None, detector_onnx=detector_onnx)
     tmp.cleanup()
     info.update({"parity": report, "bundle": str(target), "wall_time_s": round(time.time() - start, 1)})
     return info
+
+
+def fit_detector(signals: BundleSignals, funcs, path: Path, cfg: DetectorConfig,
+                 min_pairs: int = 50) -> tuple[Path | None, dict | None]:
+    """Train the bug detector on two synthetic bugs per training function; export and check it.
+    Too few pairs (a tiny code base) train no detector: (None, None)."""
+    pairs = build_pairs(signals, funcs, rounds=2, desc="detector pairs")
+    if len(pairs["y"]) // 2 < min_pairs:
+        log(f"review calibrate: only {len(pairs['y']) // 2} synthetic bugs in the training functions; no detector")
+        return None, None
+    log(f"review calibrate: detector on {len(pairs['y']) // 2} pairs from {len(funcs)} training functions")
+    net, info = train_detector(pairs, DetectorConfig(**{**cfg.__dict__, "input_dim": pairs["features"][0].shape[1]}), log=log)
+    info["parity"] = export_detector(net, path, check=pairs)
+    info["n_functions"] = len(funcs)
+    return path, info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -173,11 +268,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=VAEConfig.epochs)
     parser.add_argument("--max-train", type=int, default=4000, help="training functions for the VAE (sampled)")
     parser.add_argument("--max-valid", type=int, default=1000, help="validation functions: percentiles, line choice")
+    parser.add_argument("--detector", choices=("auto", "train", "keep", "none"), default="auto",
+                        help="the bug detector: train it on synthetic bugs of the training split, keep the bundle's, "
+                             "or none (default auto: keep if the bundle has one, else train)")
+    parser.add_argument("--detector-functions", type=int, default=5000, help="training functions for the detector")
+    parser.add_argument("--detector-source", type=Path, help="train the detector on this corpus or tree instead "
+                        "(files that --source holds are left out)")
+    parser.add_argument("--detector-splits", default="train", help="its splits, comma-separated (default train)")
+    parser.add_argument("--detector-epochs", type=int, default=DetectorConfig.epochs)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     cfg = VAEConfig(beta=args.beta, latent=args.latent, epochs=args.epochs, seed=args.seed)
-    info = calibrate(args.bundle, args.source, args.out, cfg, args.max_train, args.max_valid, args.seed, args.threads)
+    dcfg = DetectorConfig(epochs=args.detector_epochs, seed=args.seed)
+    info = calibrate(args.bundle, args.source, args.out, cfg, args.max_train, args.max_valid, args.seed, args.threads,
+                     args.detector, args.detector_functions, dcfg, args.detector_source,
+                     tuple(args.detector_splits.split(",")))
     print(json.dumps(info, indent=2, default=str))
     return 0
 

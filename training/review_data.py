@@ -72,12 +72,20 @@ def iter_files(source: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+def text_digest(text: str) -> str:
+    """The sha256 of a file's text (what `exclude` in `load_functions` matches)."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def load_functions(source: Path, splits: tuple[str, ...] | None = None, limit: int | None = None,
-                   seed: int = 0) -> list[Function]:
-    """Functions of the given splits (all when None), a seeded random sample of at most `limit`."""
+                   seed: int = 0, exclude: set[str] | None = None) -> list[Function]:
+    """Functions of the given splits (all when None), a seeded random sample of at most `limit`;
+    files whose `text_digest` is in `exclude` are skipped."""
     funcs = []
     for rel, split, text in iter_files(source):
         if splits is not None and split not in splits:
+            continue
+        if exclude and text_digest(text) in exclude:
             continue
         try:
             units, _ = function_units(text)
@@ -112,3 +120,21 @@ def compute_signals(signals, texts: list[str], desc: str = "signals", chunk: int
 def embeddings_of(signals: list[FunctionSignal]) -> np.ndarray:
     """Stacked embeddings (N, D)."""
     return np.stack([s.embedding for s in signals]).astype(np.float32)
+
+
+def pairwise_accuracy(orig: np.ndarray, twin: np.ndarray) -> float:
+    """Share of pairs where the twin scores higher (ties count half)."""
+    if len(orig) == 0:
+        return float("nan")
+    return float(np.mean((twin > orig) + 0.5 * (twin == orig)))
+
+
+def separation(orig: np.ndarray, twin: np.ndarray) -> dict:
+    """AUROC and average precision of twins (positives) against originals."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    y = np.concatenate([np.zeros(len(orig)), np.ones(len(twin))])
+    s = np.concatenate([orig, twin])
+    if len(orig) == 0 or len(twin) == 0:
+        return {"auroc": float("nan"), "ap": float("nan")}
+    return {"auroc": float(roc_auc_score(y, s)), "ap": float(average_precision_score(y, s))}

@@ -9,12 +9,15 @@ The bundle's `review` component carries `review_signals.onnx` (see `review_signa
      "reference_scores": [sorted combined scores of the validation functions],
      "line_score": "mean", "line_weights": [w_op, w_name], "fit": {...}}
 
-The shipped score is `surprisal_residual + elbo_weight * elbo_z`: the function's summed token
-surprisal (LM mixed with an in-function n-gram cache) against what its line count predicts, plus
-the VAE's standardized negative ELBO. The cache weight, the length slope and the ELBO weight
-are chosen on synthetic bugs of the validation split (see `training/review_calibrate.py`).
-Line localization adds "margins" (how much more probable the LM finds a one-token replacement
-of an operator, a small integer or a reused name) to each line's surprisal.
+The score is `surprisal_residual + elbo_weight * elbo_z [+ detector_weight * detector]`: the
+function's summed token surprisal (LM mixed with an in-function n-gram cache) against what its
+line count predicts, the VAE's standardized negative ELBO, and, when the bundle ships
+`review_detector.onnx`, the bug detector's function logit (a small convolution net over the
+per-token hidden states and surprisal, trained on synthetic bugs; `training/review_detector.py`).
+The cache weight, the length slope and the weights are chosen on synthetic bugs of the
+validation split (see `training/review_calibrate.py`). Lines are ranked by the detector's token
+logits (`line_score: "detector"`) or by surprisal plus "margins" (how much more probable the LM
+finds a one-token replacement of an operator, a small integer or a reused name).
 
 `function_features` is shared with the PyTorch side (calibration and evaluation), so training
 and serving compute the same numbers.
@@ -32,6 +35,7 @@ import numpy as np
 from devassist.server.features.review_signals import FunctionSignal, cache_mixed_surprisal
 
 FEATURE_NAMES = ("surprisal_residual", "elbo")
+DETECTOR = "detector"  # an optional third feature: the bug detector's function logit
 LINE_SCORES = ("sum", "excess", "z", "mean")
 
 
@@ -62,6 +66,13 @@ def line_scores(sig: FunctionSignal, token_mean: float, token_std: float, kind: 
     return out
 
 
+def detector_line_scores(sig: FunctionSignal, token_logits: np.ndarray) -> np.ndarray:
+    """Per-line maximum of the detector's token logits; lines without tokens score -inf."""
+    out = sig.line_max(np.asarray(token_logits, dtype=np.float64))
+    out[sig.line_tokens == 0] = -np.inf
+    return out
+
+
 def function_features(sig: FunctionSignal, elbo_z: float, line_mean: float, line_std: float,
                       cache_weight: float = 0.0, length_slope: float = 1.0) -> np.ndarray:
     """The feature vector (FEATURE_NAMES order) of one function.
@@ -78,6 +89,47 @@ def function_features(sig: FunctionSignal, elbo_z: float, line_mean: float, line
         total = sig.total_surprisal
     residual = (total - length_slope * line_mean * lines) / (line_std * np.sqrt(lines))
     return np.asarray([residual, elbo_z], dtype=np.float64)
+
+
+def detector_features(sig: FunctionSignal) -> np.ndarray:
+    """Per-token inputs (n_tokens, D + 5) of the bug detector: the final hidden state after the
+    token, its surprisal, and its operator and name margins with a flag for "has one" (0 when not)."""
+    n = len(sig.token_ids) if sig.token_ids is not None else 0
+    hidden = sig.token_hidden if sig.token_hidden is not None else np.zeros((n, sig.embedding.shape[0]), np.float32)
+    cols = [np.asarray(sig.token_surprisal[:n], np.float32)]
+    for margin in (sig.op_margin, sig.name_margin):
+        m = np.asarray(margin[:n], np.float32) if margin is not None else np.full(n, np.nan, np.float32)
+        cols += [np.nan_to_num(m, nan=0.0), (~np.isnan(m)).astype(np.float32)]
+    return np.concatenate([hidden[:n].astype(np.float32), np.stack(cols, 1)], axis=1)
+
+
+def run_detector(session, signals: list[FunctionSignal], batch_tokens: int = 8192) -> np.ndarray:
+    """The bug detector's function logit for each signal; its token logits go to `sig.detector_logits`.
+
+    Functions are batched by length (padding masked out). A signal without per-token hidden
+    states (a signals source that does not keep them) is scored on zeros there.
+    """
+    out = np.zeros(len(signals))
+    order = sorted(range(len(signals)), key=lambda i: len(signals[i].token_surprisal))
+    k = 0
+    while k < len(order):
+        idx = [order[k]]
+        k += 1
+        while k < len(order) and (len(idx) + 1) * max(len(signals[order[k]].token_surprisal), 1) <= batch_tokens:
+            idx.append(order[k])
+            k += 1
+        rows = [detector_features(signals[i]) for i in idx]
+        longest = max(max(len(x) for x in rows), 1)  # sorted by length: the last row is the longest
+        feats = np.zeros((len(rows), longest, rows[0].shape[1]), np.float32)
+        mask = np.zeros((len(rows), longest), np.float32)
+        for r, x in enumerate(rows):
+            feats[r, : len(x)] = x
+            mask[r, : len(x)] = 1.0
+        tok, fn = session.run(["token_logits", "function_logit"], {"features": feats, "mask": mask})
+        for r, i in enumerate(idx):
+            signals[i].detector_logits = tok[r, : len(rows[r])].astype(np.float64)
+            out[i] = float(fn[r]) if len(rows[r]) else -1e4
+    return out
 
 
 def percentile_of(scores: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -162,13 +214,16 @@ class Calibration:
 class ReviewModel:
     """The bundle's VAE (onnxruntime) and calibration: signals in, scores and percentiles out."""
 
-    def __init__(self, vae_session, calibration: Calibration):
-        if tuple(calibration.feature_names) != FEATURE_NAMES:
+    def __init__(self, vae_session, calibration: Calibration, detector_session=None):
+        names = tuple(calibration.feature_names)
+        needs_detector = names[-1] == DETECTOR or calibration.line_score == DETECTOR
+        if names not in (FEATURE_NAMES, FEATURE_NAMES + (DETECTOR,)) or (needs_detector and detector_session is None):
             raise ValueError(f"review calibration has features {calibration.feature_names}, this devassist computes "
-                             f"{list(FEATURE_NAMES)}: rerun `devassist review calibrate`")
+                             f"{list(FEATURE_NAMES)} (+ {DETECTOR!r} with a detector graph): rerun `devassist review calibrate`")
         self.session = vae_session
         self.calibration = calibration
         self.input_name = vae_session.get_inputs()[0].name
+        self.detector = detector_session  # review_detector.onnx, or None
 
     @classmethod
     def from_bundle(cls, bundle, threads: int | None = 1) -> "ReviewModel":
@@ -178,7 +233,12 @@ class ReviewModel:
         meta = bundle.component("review")
         session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=False)
         calib = json.loads(Path(bundle.path(meta["calibration"])).read_text(encoding="utf-8"))
-        return cls(session, Calibration.from_json(calib))
+        detector = create_session(bundle.path(meta["detector"]), threads=threads, prefer_gpu=False) if meta.get("detector") else None
+        return cls(session, Calibration.from_json(calib), detector)
+
+    def detect(self, signals: list[FunctionSignal]) -> np.ndarray:
+        """The detector's function logit for each signal (see `run_detector`)."""
+        return run_detector(self.detector, signals)
 
     def neg_elbo(self, embeddings: np.ndarray) -> np.ndarray:
         """Negative ELBO of each embedding row under the VAE (higher = more unusual)."""
@@ -193,8 +253,11 @@ class ReviewModel:
         if not signals:
             return np.zeros((0, len(FEATURE_NAMES)))
         elbo = (self.neg_elbo(np.stack([s.embedding for s in signals])) - c.elbo_mean) / c.elbo_std
-        return np.stack([function_features(s, e, c.line_mean, c.line_std, c.cache_weight, c.length_slope)
+        rows = np.stack([function_features(s, e, c.line_mean, c.line_std, c.cache_weight, c.length_slope)
                          for s, e in zip(signals, elbo)])
+        if c.feature_names[-1] == DETECTOR:
+            rows = np.concatenate([rows, self.detect(signals)[:, None]], axis=1)
+        return rows
 
     def scores(self, signals: list[FunctionSignal]) -> np.ndarray:
         """The shipped anomaly score of each function."""
@@ -209,4 +272,8 @@ class ReviewModel:
     def line_scores(self, sig: FunctionSignal) -> np.ndarray:
         """Per-line localization scores with the calibrated aggregation."""
         c = self.calibration
+        if c.line_score == DETECTOR:
+            if sig.detector_logits is None:
+                self.detect([sig])
+            return detector_line_scores(sig, sig.detector_logits)
         return line_scores(sig, c.token_mean, c.token_std, c.line_score, c.line_weights)

@@ -36,6 +36,8 @@ class FunctionSignal:
     op_margin: np.ndarray | None = None  # (n_tokens,) log p(best confusable operator/number) - log p(actual); nan if n/a
     name_margin: np.ndarray | None = None  # (n_tokens,) the same against other names used in the function; nan if n/a
     token_ids: np.ndarray | None = None  # (n_tokens,) the function's token ids (no BOS)
+    token_hidden: np.ndarray | None = None  # (n_tokens, D) final hidden state after each token (for the detector)
+    detector_logits: np.ndarray | None = None  # (n_tokens,) the bug detector's token logits, once it has run
 
     def line_max(self, values: np.ndarray | None) -> np.ndarray:
         """Per-line maximum of a per-token array (nan entries ignored); -inf for lines without any."""
@@ -200,10 +202,12 @@ class BundleSignals:
     """Embeddings and surprisal from a bundle's ONNX graphs, batched over functions."""
 
     def __init__(self, bundle: Bundle, lm, max_tokens: int = 256, overlap: int = 32, batch_tokens: int = 4096,
-                 threads: int | None = None, signals_path=None):
+                 threads: int | None = None, signals_path=None, keep_hidden: bool = False):
         from devassist.server.runtime.session import create_session
 
         self.lm = lm
+        # Per-token hidden states in each signal: the bug detector reads them.
+        self.keep_hidden = keep_hidden or bool(bundle.components.get("review", {}).get("detector"))
         self.tokenizer = lm.tokenizer
         self.signals_session = self.embed_session = None
         review = bundle.components.get("review", {})
@@ -289,6 +293,7 @@ class BundleSignals:
         pooled_n: dict[int, int] = {}
         token_s = {i: np.zeros(max(len(s) - len(prefix), 0), np.float32) for i, s in enumerate(seqs)}
         margins = {i: np.full(max(len(s) - len(prefix), 0), np.nan, np.float32) for i, s in enumerate(seqs)}
+        states: dict[int, np.ndarray] = {}
         done: set[int] = set()
         # Similar lengths batch with little padding; a deadline leaves the longest pieces unscored.
         order = sorted(range(len(pieces)), key=lambda j: pieces[j][2] - pieces[j][1])
@@ -310,6 +315,13 @@ class BundleSignals:
                 n = b - a
                 pooled_sum[i] = pooled_sum.get(i, 0.0) + hidden[r, keep:n].astype(np.float64).sum(0)
                 pooled_n[i] = pooled_n.get(i, 0) + (n - keep)
+                if self.keep_hidden:
+                    h, at = hidden[r, keep:n], a + keep - len(prefix)  # states after tokens at..; BOS dropped
+                    if at < 0:
+                        h, at = h[-at:], 0
+                    if i not in states:
+                        states[i] = np.zeros((len(token_s[i]), hidden.shape[-1]), np.float32)
+                    states[i][at : at + len(h)] = h
                 values = surprisal[r, keep : n - 1]  # scores tokens a+keep+1 .. a+n-1 (with BOS)
                 cand = alternatives[i][0][a + keep + 1 : a + n]  # their candidate replacements (len, A)
                 best = np.where(cand >= 0, alt_lp[r, keep : n - 1], -np.inf).max(-1) if len(cand) else values
@@ -334,5 +346,5 @@ class BundleSignals:
             op = np.where(kind == 1, margins[i], np.nan).astype(np.float32)
             name = np.where(kind == 2, margins[i], np.nan).astype(np.float32)
             out.append(FunctionSignal(emb, sums, counts, len(offsets), token_s[i], line_of, op, name,
-                                      np.asarray(encodings[i].ids, dtype=np.int64)))
+                                      np.asarray(encodings[i].ids, dtype=np.int64), states.get(i)))
         return out

@@ -95,11 +95,13 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
     corpus = _mini_corpus(tmp_path / "corpus")
     out = tmp_path / "bundle"
     assert review_main(["calibrate", "--bundle", str(bundle), "--source", str(corpus), "--out", str(out),
-                        "--max-train", "80", "--max-valid", "40", "--epochs", "5"]) == 0
+                        "--max-train", "80", "--max-valid", "40", "--epochs", "5",
+                        "--detector", "train", "--detector-functions", "80", "--detector-epochs", "2"]) == 0
     capsys.readouterr()
     b = load_bundle(out)
     meta = b.component("review")
     assert meta["parity"]["ok"] and meta["signals"] == "review_signals.onnx"
+    assert meta["detector"] == "review_detector.onnx" and meta["detector_fit"]["parity"]["max_abs_diff"] < 3e-2
     feature = ReviewFeature(b, LanguageModel(b, prefer_gpu=False))
     text = (Path(sysconfig.get_paths()["stdlib"]) / "glob.py").read_text()
     report = feature.review(text, ReviewSettings(threshold=0.0), budget_s=60)
@@ -121,7 +123,7 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
                           "--no-benchmark", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["pairs"] > 10
-    for name in ("shipped", "vae", "ae", "isolation_forest", "mean_surprisal"):
+    for name in ("shipped", "vae", "ae", "isolation_forest", "mean_surprisal", "detector"):
         overall = result["scores"][name]["overall"]
         assert overall["pairs"] == result["pairs"] and 0 <= overall["pairwise_accuracy"] <= 1
     assert 0 <= result["localization_all_twins"]["overall"]["top3"] <= 1
