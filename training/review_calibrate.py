@@ -276,11 +276,13 @@ def main(argv: list[str] | None = None) -> int:
                         "(files that --source holds are left out)")
     parser.add_argument("--detector-splits", default="train", help="its splits, comma-separated (default train)")
     parser.add_argument("--detector-epochs", type=int, default=DetectorConfig.epochs)
+    parser.add_argument("--detector-pair-weight", type=float, default=DetectorConfig.pair_weight,
+                        help="weight of the detector's twin-above-original ranking loss")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args(argv)
     cfg = VAEConfig(beta=args.beta, latent=args.latent, epochs=args.epochs, seed=args.seed)
-    dcfg = DetectorConfig(epochs=args.detector_epochs, seed=args.seed)
+    dcfg = DetectorConfig(epochs=args.detector_epochs, pair_weight=args.detector_pair_weight, seed=args.seed)
     info = calibrate(args.bundle, args.source, args.out, cfg, args.max_train, args.max_valid, args.seed, args.threads,
                      args.detector, args.detector_functions, dcfg, args.detector_source,
                      tuple(args.detector_splits.split(",")))

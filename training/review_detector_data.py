@@ -15,7 +15,7 @@ from devassist.server.features.review_signals import FunctionSignal
 from devassist.training.mutations import mutate
 from devassist.training.review_data import Function, compute_signals
 
-MAX_TOKENS = 1024  # longer functions are cut here for training (the served detector reads any length)
+MAX_TOKENS = 256  # longer functions are cut here for training (the served detector reads any length)
 
 
 def changed_span(orig: np.ndarray, twin: np.ndarray) -> tuple[int, int]:
