@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l
+from devassist.export.docstring_index import DECODING_KEYS, add_decoding_arguments
 from devassist.server.features.docstring import DocstringError, DocstringFeature
 from devassist.server.features.docstring_retrieval import first_sentence
 from devassist.server.features.docstring_styles import parse_docstring
@@ -150,10 +151,6 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, int(round(q / 100 * len(ordered) + 0.5)) - 1))]
 
 
-OVERRIDES = ("min_new_tokens", "no_repeat_ngram", "retrieval_threshold", "beams", "length_penalty",
-                    "rerank", "rerank_length", "rerank_margin", "rerank_bm25")
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command line."""
     p = argparse.ArgumentParser(prog="devassist evaluate docstring", description=__doc__.splitlines()[0],
@@ -170,18 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
     p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
-    p.add_argument("--min-new-tokens", type=int, help="override the bundle's decoding minimum length")
-    p.add_argument("--no-repeat-ngram", type=int, help="override the bundle's no-repeat n-gram size")
-    p.add_argument("--retrieval-threshold", type=float, help="override the bundle's near-duplicate BM25 threshold")
-    p.add_argument("--beams", type=int, help="override the bundle's beam count (1: greedy)")
-    p.add_argument("--length-penalty", type=float, help="override the bundle's beam length penalty "
-                                                        "(score = sum logprob / len**penalty)")
-    p.add_argument("--rerank", type=int, help="override the bundle's reranking: the model chooses among its own "
-                                              "sentence and those of this many BM25 neighbours (0: off)")
-    p.add_argument("--rerank-length", type=float, help="override the rerank length normalisation "
-                                                       "(score = logprob / tokens**L)")
-    p.add_argument("--rerank-margin", type=float, help="override the margin the model's own sentence gets")
-    p.add_argument("--rerank-bm25", type=float, help="override the weight of a retrieved sentence's BM25 score")
+    add_decoding_arguments(p, override=True)
     p.add_argument("--examples", type=int, default=0, help="include N (reference, outputs) examples in the report")
     p.add_argument("--dump", help="write one JSON line per function (reference, outputs, retrieval score) here")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -222,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         summarizer = default_summarizer(bundle, lm, prefer=prefer)
         if isinstance(summarizer, RetrievalSummarizer):
             summarizer = retrieval
-    for key in OVERRIDES:
+    for key in DECODING_KEYS:
         if getattr(args, key) is not None and hasattr(summarizer, key):
             setattr(summarizer, key, getattr(args, key))
     feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms)
@@ -305,7 +291,7 @@ def main(argv: list[str] | None = None) -> int:
                        "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},
         "errors": len(errors),
         "error_examples": errors[:10],
-        "decoding": {k: getattr(summarizer, k) for k in ("max_prompt_tokens", "max_new_tokens") + OVERRIDES
+        "decoding": {k: getattr(summarizer, k) for k in ("max_prompt_tokens", "max_new_tokens") + DECODING_KEYS
                      if hasattr(summarizer, k)},
         "setup": {"source": args.source, "split": args.split, "bundle": args.bundle, "style": args.style,
                   "budget_ms": args.budget_ms, "limit": args.limit, "seed": args.seed, "min_words": args.min_words,

@@ -49,19 +49,20 @@ def set_docstring_options(bundle: Path, **options) -> dict:
     return desc
 
 
-def add_decoding_arguments(p: argparse.ArgumentParser) -> None:
+def add_decoding_arguments(p: argparse.ArgumentParser, override: bool = False) -> None:
     """The model's decoding options, as tuned on the validation split."""
-    p.add_argument("--retrieval-threshold", type=float, help="BM25 score above which the nearest function's "
-                                                             "sentence is used as is (0: always the model)")
-    p.add_argument("--no-repeat-ngram", type=int, help="never repeat an n-gram of generated tokens")
-    p.add_argument("--min-new-tokens", type=int, help="no end of sentence before this many tokens")
-    p.add_argument("--beams", type=int, help="beam search with this many beams (1: greedy)")
-    p.add_argument("--length-penalty", type=float, help="beam score = sum logprob / len**penalty")
-    p.add_argument("--rerank", type=int, help="the model chooses among its own sentence and those of this many "
-                                              "BM25 neighbours, by its log-likelihood (0: off)")
-    p.add_argument("--rerank-length", type=float, help="rerank score = logprob / tokens**L (+ margin, + weight * BM25)")
-    p.add_argument("--rerank-margin", type=float, help="a retrieved sentence must beat the model's own by this much")
-    p.add_argument("--rerank-bm25", type=float, help="weight of a retrieved sentence's BM25 score in the rerank score")
+    note = "(overrides the bundle) " if override else ""
+    p.add_argument("--retrieval-threshold", type=float, help=note + "BM25 score above which the nearest function's "
+                                                                    "sentence is used as is (0: always the model)")
+    p.add_argument("--no-repeat-ngram", type=int, help=note + "never repeat an n-gram of generated tokens")
+    p.add_argument("--min-new-tokens", type=int, help=note + "no end of sentence before this many tokens")
+    p.add_argument("--beams", type=int, help=note + "beam search with this many beams (1: greedy)")
+    p.add_argument("--length-penalty", type=float, help=note + "beam score = sum logprob / len**penalty")
+    p.add_argument("--rerank", type=int, help=note + "the model chooses among its own sentence and those of this many "
+                                                     "BM25 neighbours, by its log-likelihood (0: off)")
+    p.add_argument("--rerank-length", type=float, help=note + "rerank score = logprob / tokens**L (+ margin, + weight * BM25)")
+    p.add_argument("--rerank-margin", type=float, help=note + "a retrieved sentence must beat the model's own by this much")
+    p.add_argument("--rerank-bm25", type=float, help=note + "weight of a retrieved sentence's BM25 score in the rerank score")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -200,13 +200,15 @@ def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, 
                                           chosen["length_slope"]) for s, e in zip(valid_sig, e_valid)])
     names = list(FEATURE_NAMES)
     if det_session is not None:
+        # The bundle's own graph first: run_detector leaves its token logits on the signals, and
+        # the served (halved) graph's must be the ones there for the line choice below.
+        kept = run_detector(kept_source, valid_sig) if mode == "keep" else None
         d_valid, d_twin = run_detector(det_session, valid_sig), run_detector(det_session, v_twin)
-        if mode == "keep":  # the halved graph against the bundle's, on the validation functions
-            diff = float(np.max(np.abs(run_detector(kept_source, valid_sig) - d_valid)))
+        if kept is not None:  # the halved graph against the bundle's, on the validation functions
+            diff = float(np.max(np.abs(kept - d_valid)))
             if not diff <= TOLERANCE["fp16-weights"]:
                 raise RuntimeError(f"the kept detector changed by {diff:.3g} when stored in fp16")
             detector_info["kept_parity"] = {"rows": len(valid_sig), "max_abs_diff": diff}
-            run_detector(det_session, valid_sig)  # token logits of the served graph back on the signals
         f_twin = np.stack([function_features(s, e, chosen["line_mean"], chosen["line_std"], chosen["cache_weight"],
                                              chosen["length_slope"]) for s, e in zip(v_twin, e_twin)])
         w_det, det_grid = choose_detector_weight(f_valid[v_keep] @ w, f_twin @ w, d_valid[v_keep], d_twin)

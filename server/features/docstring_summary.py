@@ -171,13 +171,14 @@ class FimSummarizer:
         if not getattr(self.lm, "has_fim", False):
             return self.fallback.summarize(request, deadline)
         lm = self.lm
-        hint = None
-        if self.hints is not None:
-            best = self.hints.candidates(request, 1)
+        hint, neighbours = None, None
+        if self.hints is not None:  # one BM25 lookup serves the hint and the reranking pool
+            neighbours = self.hints.candidates(request, max(1, self.rerank))
+            best = neighbours[:1]
             if best and self.retrieval_threshold > 0 and best[0][1] >= self.retrieval_threshold:
                 return Summary(as_sentence(best[0][0]), source="retrieval")
             hint = best[0][0] if best else ""
-        pool = self._pool(request)
+        pool = self._pool(request, neighbours)
         reuse = PromptCache() if pool else None  # generation leaves the prompt's cache for scoring
         prompt = self.prompt(request, hint)
 
@@ -217,13 +218,14 @@ class FimSummarizer:
         """The reranking rule these settings make."""
         return RerankRule(self.rerank, self.rerank_length, self.rerank_margin, self.rerank_bm25)
 
-    def _pool(self, request: SummaryRequest) -> list[Candidate]:
-        """The retrieved candidates to rerank (none unless `rerank` > 0 and an index is at hand)."""
+    def _pool(self, request: SummaryRequest, neighbours: list[tuple[str, float]] | None = None) -> list[Candidate]:
+        """The retrieved candidates to rerank (none unless `rerank` > 0 and an index is at hand);
+        `neighbours` are the hints' lookup, when it was already made."""
         source = self.hints if self.hints is not None else self.fallback
         if self.rerank <= 0 or not hasattr(source, "candidates") or not hasattr(self.lm, "forward_batch"):
             return []
-        return unique([Candidate(as_sentence(s), "retrieval", bm25=score)
-                       for s, score in source.candidates(request, self.rerank)])
+        found = neighbours if neighbours is not None else source.candidates(request, self.rerank)
+        return unique([Candidate(as_sentence(s), "retrieval", bm25=score) for s, score in found[: self.rerank]])
 
     def _ending_tokens(self) -> np.ndarray:
         """Ids of tokens that end the sentence or the line (and the special tokens)."""

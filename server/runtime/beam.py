@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from devassist.server.runtime.lm import GenerationResult
+from devassist.server.runtime.lm import GenerationResult, log_softmax
 
 
 @dataclass
@@ -27,13 +27,6 @@ class _Hypothesis:
 def normalized(logprob: float, length: int, alpha: float) -> float:
     """The length-penalised score: sum of log-probabilities / length**alpha."""
     return logprob / max(1, length) ** alpha
-
-
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Log-probabilities over the last axis, in float64 (sums of many steps are compared)."""
-    x = np.asarray(logits, dtype=np.float64)
-    m = x.max(axis=-1, keepdims=True)
-    return x - (np.log(np.exp(x - m).sum(axis=-1, keepdims=True)) + m)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

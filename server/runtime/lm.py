@@ -50,6 +50,13 @@ class PromptCache:
         return n
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log-probabilities over the last axis, in float64 (sums of many steps are compared)."""
+    x = np.asarray(logits, dtype=np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - (np.log(np.exp(x - m).sum(axis=-1, keepdims=True)) + m)
+
+
 class LanguageModel:
     """A causal LM from a bundle component, with its tokenizer and special token ids."""
 
@@ -108,40 +115,13 @@ class LanguageModel:
 
     def forward(self, ids: list[int], past: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Run new tokens after `past`: logits (T, V) float32 and the new cache."""
-        past = past if past is not None else self._empty_past()
-        past_len = next(iter(past.values())).shape[2]
-        t = len(ids)
-        feeds = dict(past)
-        feeds["input_ids"] = np.asarray([ids], dtype=np.int64)
-        if "attention_mask" in self.input_names:
-            feeds["attention_mask"] = np.ones((1, past_len + t), dtype=np.int64)
-        if "position_ids" in self.input_names:
-            feeds["position_ids"] = np.arange(past_len, past_len + t, dtype=np.int64)[None, :]
-        outputs = self.session.run(self.output_names, feeds)
-        logits = outputs[0][0].astype(np.float32, copy=False)  # (T, V)
-        present = {
-            name.replace("present", "past_key_values"): value
-            for name, value in zip(self.output_names[1:], outputs[1:])
-        }
-        return logits, present
+        logits, present = self.forward_batch(np.asarray([ids], dtype=np.int64), past if past is not None else self._empty_past())
+        return logits[0], present
 
     def step(self, tokens: list[int], past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """One new token for each of B sequences of equal length in `past` (B, ...): logits (B, V) and the new cache."""
-        batch = len(tokens)
-        past_len = next(iter(past.values())).shape[2]
-        feeds = dict(past)
-        feeds["input_ids"] = np.asarray(tokens, dtype=np.int64).reshape(batch, 1)
-        if "attention_mask" in self.input_names:
-            feeds["attention_mask"] = np.ones((batch, past_len + 1), dtype=np.int64)
-        if "position_ids" in self.input_names:
-            feeds["position_ids"] = np.full((batch, 1), past_len, dtype=np.int64)
-        outputs = self.session.run(self.output_names, feeds)
-        logits = outputs[0][:, -1].astype(np.float32, copy=False)  # (B, V)
-        present = {
-            name.replace("present", "past_key_values"): value
-            for name, value in zip(self.output_names[1:], outputs[1:])
-        }
-        return logits, present
+        logits, present = self.forward_batch(np.asarray(tokens, dtype=np.int64)[:, None], past)
+        return logits[:, -1], present
 
     def forward_batch(self, rows: np.ndarray, past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Run B rows of T new tokens each after a batched `past` (B, ...): logits (B, T, V) and the new cache.
@@ -157,7 +137,7 @@ class LanguageModel:
         if "attention_mask" in self.input_names:
             feeds["attention_mask"] = np.ones((batch, past_len + t), dtype=np.int64)
         if "position_ids" in self.input_names:
-            feeds["position_ids"] = np.tile(np.arange(past_len, past_len + t, dtype=np.int64), (batch, 1))
+            feeds["position_ids"] = np.broadcast_to(np.arange(past_len, past_len + t, dtype=np.int64), (batch, t))
         outputs = self.session.run(self.output_names, feeds)
         present = {
             name.replace("present", "past_key_values"): value
@@ -191,10 +171,8 @@ class LanguageModel:
         """Surprisal in nats of each token given the ones before it; (T,), the first is 0."""
         if len(ids) < 2:
             return np.zeros(len(ids), dtype=np.float32)
-        logits = self.logits(ids)[:-1].astype(np.float64)
-        logz = np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1)) + logits.max(-1)
-        picked = logits[np.arange(len(ids) - 1), ids[1:]]
-        return np.concatenate([[0.0], logz - picked]).astype(np.float32)
+        logp = log_softmax(self.logits(ids)[:-1])
+        return np.concatenate([[0.0], -logp[np.arange(len(ids) - 1), ids[1:]]]).astype(np.float32)
 
     def generate(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from devassist.server.runtime.lm import PromptCache
+from devassist.server.runtime.lm import PromptCache, log_softmax
 
 
 def prompt_past(lm, prompt: list[int], reuse: PromptCache | None = None) -> dict[str, np.ndarray]:
@@ -44,8 +44,6 @@ def continuation_logprobs(lm, prompt_ids: list[int], continuations: list[list[in
     logits, _ = lm.forward_batch(rows, batched)
     out = []
     for i, cont in enumerate(continuations):
-        x = np.asarray(logits[i, : len(cont)], dtype=np.float64)
-        m = x.max(axis=-1)
-        logz = np.log(np.exp(x - m[:, None]).sum(axis=-1)) + m
-        out.append(x[np.arange(len(cont)), np.asarray(cont, dtype=np.int64)] - logz)
+        logp = log_softmax(logits[i, : len(cont)])
+        out.append(logp[np.arange(len(cont)), np.asarray(cont, dtype=np.int64)])
     return out
