@@ -60,6 +60,8 @@ def load_eval_files(source: Path | None, corpus: Path | None, seed: int) -> list
             corpus = Path(tempfile.mkdtemp(prefix="devassist-stdlib-"))
             build_corpus([stdlib_root()], corpus, progress=False)
         files = [(r["path"], r["text"]) for r in load_files(corpus, "test")]
+    if not files:  # an empty report would read as 0 % accuracy
+        raise ValueError(f"no Python files to evaluate under {source or corpus or 'the stdlib test split'}")
     random.Random(seed).shuffle(files)
     return files
 
@@ -257,13 +259,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
-    mix = args.cache_mix
-    if mix is None:
-        from devassist.server.bundle import load_bundle
+    from devassist.server.bundle import BundleError, load_bundle
 
-        mix = float(load_bundle(args.bundle).manifest.get("defaults", {}).get("cache_mix", 0.0)) or 0.4
-    report = evaluate(args.bundle, args.source, args.corpus, args.ngram_corpus, args.lines, args.max_tokens,
-                      mix, args.seed)
+    try:
+        mix = args.cache_mix
+        if mix is None:
+            mix = float(load_bundle(args.bundle).manifest.get("defaults", {}).get("cache_mix", 0.0)) or 0.4
+        report = evaluate(args.bundle, args.source, args.corpus, args.ngram_corpus, args.lines, args.max_tokens,
+                          mix, args.seed)
+    except (ValueError, BundleError) as exc:
+        print(f"devassist evaluate completion: {exc}", file=sys.stderr)
+        return 2
     text = json.dumps(report, indent=2)
     if args.out:
         args.out.write_text(text + "\n")

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# Build models/default from a trained run (default: runs/gpu, trained by training/gpu_train.sh,
+# Build models/default from a trained run (default: runs/gpu3/gpu-long-lm, trained by training/gpu_train.sh,
 # or runs/default by `devassist train --config training/configs/default.toml`).
-# FIM is off for serving: this 55-s model's FIM prompts measured far worse than prefix-only
-# (training/EXPERIMENTS.md). Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
+# FIM is off for completion serving: the first GPU model's FIM prompts measured far worse than
+# prefix-only (training/EXPERIMENTS.md). Steps: export (fp32 + int8, parity-checked) -> review calibration on the stdlib's validation
 # split, with the bug detector trained on synthetic bugs of the training split -> docstring index and model -> keep only the int8 LM -> fp16 checkpoint beside the bundle.
 # Usage: bash training/build_default_bundle.sh [RUN_DIR] [CORPUS_DIR]
 set -euo pipefail
-run=${1:-runs/gpu}
+run=${1:-runs/gpu3/gpu-long-lm}
 corpus=${2:-runs/stdlib}
 out=models/default
 [ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
@@ -14,11 +14,13 @@ devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.
 devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000 \
   --detector train --detector-functions 5000
 devassist docstring index --corpus "$corpus" --bundle "$out" --summarizer model
-# The docstring model: the completion model fine-tuned on function -> summary pairs (recipe in
-# docs/DOCSTRINGS.md); without that run the bundle summarizes by retrieval.
-docstring_run=${DOCSTRING_RUN:-runs/ds/ft_lead3}
+# The docstring model: a completion model fine-tuned on function -> summary pairs (recipe in
+# docs/DOCSTRINGS.md; training/gpu_train.sh runs it after each completion run); the model writes
+# every summary (retrieval threshold 0: best on the valid split). Without that run the bundle
+# summarizes by retrieval.
+docstring_run=${DOCSTRING_RUN:-runs/gpu2/gpu-long-ds}
 if [ -f "$docstring_run/model.safetensors" ]; then
-  python -m devassist.export.docstring_export "$docstring_run" --bundle "$out" --no-repeat-ngram 3 --retrieval-threshold 40
+  python -m devassist.export.docstring_export "$docstring_run" --bundle "$out" --no-repeat-ngram 3 --retrieval-threshold 0
 fi
 python - "$out" "$run" <<'PY'
 import sys

@@ -1,6 +1,7 @@
 """The completion benchmark's pieces: the 4-gram baseline, line cases and metrics."""
 
 import numpy as np
+import pytest
 
 from devassist.evaluation.completion import edit_similarity, pick_lines, score_lines
 from devassist.evaluation.ngram import NgramModel
@@ -30,3 +31,15 @@ def test_line_cases_are_deterministic_and_cut_after_indentation():
     assert a == b and a
     for prefix, target in a:
         assert target.strip() and not prefix.endswith("\n")
+
+
+def test_no_python_files_or_no_bundle_is_a_clear_error(tmp_path, tiny_bundle, capsys):
+    from devassist.evaluation.completion import load_eval_files, main
+
+    (tmp_path / "notes.txt").write_text("no code here\n")
+    with pytest.raises(ValueError, match="no Python files"):
+        load_eval_files(tmp_path, None, seed=0)
+    assert main(["--bundle", str(tiny_bundle), "--source", str(tmp_path)]) == 2
+    assert "no Python files" in capsys.readouterr().err
+    assert main(["--bundle", str(tmp_path), "--source", str(tmp_path)]) == 2
+    assert "manifest.json" in capsys.readouterr().err
