@@ -160,3 +160,18 @@ def test_a_detector_calibration_needs_a_detector_graph(tmp_path):
     feats = model.features(sigs)
     assert feats.shape == (1, 3) and feats[0, 2] == pytest.approx(model.detect(sigs)[0])
     assert model.scores(sigs)[0] == pytest.approx(feats[0, 0] + 2.0 * feats[0, 2])
+
+
+def test_detector_weight_keeps_pairwise_within_tolerance_or_above_the_floor():
+    from devassist.training.review_calibrate import choose_detector_weight
+
+    rng = np.random.default_rng(0)
+    s_orig = rng.uniform(0, 2, 400)  # surprisal: right within every pair, no help across functions
+    s_twin = s_orig + 0.5
+    d_orig = np.zeros(400)
+    d_twin = np.where(np.arange(400) < 360, 1.0, -1.0)  # the detector: wrong on a tenth of the pairs
+    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, tolerance=0.02, floor=1.1)
+    assert w == 0.25  # only weights keeping pairwise within 0.02 of w=0 qualify; 0.25 separates best
+    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, tolerance=0.02, floor=0.85)
+    assert w > 0.5 and grid[f"detector={w:g}"]["pairwise"] >= 0.85
+    assert grid[f"detector={w:g}"]["auroc"] == max(v["auroc"] for v in grid.values())
