@@ -5,6 +5,12 @@
 # .gpu/tokenizer.json and, for the docstring models, .gpu/docstring_examples.npz
 # (training/docstring_data.py). Writes fp16 weights (<16 MB each, the transfer's limit) and one
 # meta.tar.gz (run records, logs) to $OUT.
+# Prepare here (the tree that travels is at most 64 MiB, carried paths included):
+#   mkdir -p .gpu && cp runs/big/summary.json .gpu/ && cp runs/tok8k/tokenizer.json .gpu/
+#   grep -v '"split": "test"' runs/big/files.jsonl | xz -6 > .gpu/files.jsonl.xz      # 24 MB
+#   python -m devassist.training.docstring_data ... --out .gpu/docstring_examples.npz  # docs/DOCSTRINGS.md
+# and carry .gpu; the shipped bundle's two larger ONNX files and the checkpoint can be left out of
+# the transfer for the call (git rm --cached + .git/info/exclude, restored with git reset after).
 # Usage (from the repo root): bash training/gpu_train.sh [CONFIG ...]
 #   env: TIME_BUDGET (s, overrides the configs'), DS_BUDGET (s, docstring fine-tune; 0 skips it),
 #        ORT_CHECK (1: time the shipped LM on onnxruntime's providers there), DEVICE (cuda), DATA (.gpu),
