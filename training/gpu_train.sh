@@ -17,7 +17,7 @@
 #        OUT (/tmp/gpu-out)
 set -uo pipefail
 configs=("$@")
-[ ${#configs[@]} -gt 0 ] || configs=(training/configs/gpu.toml)
+[ ${#configs[@]} -gt 0 ] || configs=(training/configs/gpu-long.toml)
 data=${DATA:-.gpu}
 out=${OUT:-/tmp/gpu-out}
 work=${WORK:-/tmp/gpu-work}
