@@ -186,11 +186,11 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
     from devassist.server.settings import CompletionSettings
 
     t0 = time.perf_counter()
+    files = load_eval_files(source, corpus, seed)  # first: nothing to evaluate fails before the models load
     bundle = load_bundle(bundle_dir)
     names = [c for c in ("lm", "lm_int8") if bundle.has(c) and "file" in bundle.component(c)]
     lms = {c: LanguageModel(bundle, component=c, prefer_gpu=False) for c in names}
     main = lms[names[0]]
-    files = load_eval_files(source, corpus, seed)
     stream = training_stream(ngram_corpus, main.tokenizer, main.eot_id)
     ngram = NgramModel(stream, main.vocab_size)
     cases = pick_lines(files, n_lines, seed)
