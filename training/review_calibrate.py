@@ -2,7 +2,7 @@
 
 Steps: embed the training functions with the bundle's own ONNX models and fit the VAE on the
 embeddings; train the bug detector on synthetic bugs of training functions (or keep the
-bundle's: `--detector keep`); make one synthetic bug per validation function (see
+bundle's: `--detector keep`); make up to three synthetic bugs per validation function (see
 `mutations.py`) and choose, on those pairs, the n-gram cache weight, the length slope, the VAE
 and detector weights of the score (see `review_model.py`) and the line ranking that best finds
 the mutated line; record the scores of the unmodified validation functions as the percentile
@@ -38,8 +38,10 @@ EPILOG = """examples:
   devassist review calibrate --bundle B --source runs/corpus --out B --detector train --detector-functions 5000
   devassist review calibrate --bundle B --source runs/stdlib --out B --detector-source runs/big --detector-splits valid,test
 """
-DETECTOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+DETECTOR_WEIGHTS = (0.0, 0.05, 0.1, 0.15, 0.25, 0.35, 0.5, 1.0, 2.0, 4.0)
 PAIRWISE_FLOOR = 0.77  # the review issue's 0.75, with a margin for the step from valid to unseen code
+BASELINE_MARGIN = 0.03  # over mean surprisal's pairwise: ~3 standard errors of a paired difference on 1,600 pairs
+VALID_ROUNDS = 3  # synthetic bugs per validation function for the choices (more pairs, less noise)
 
 
 def log(msg: str) -> None:
@@ -92,15 +94,18 @@ def choose_score(orig: list[FunctionSignal], twin: list[FunctionSignal], e_orig:
 
 
 def choose_detector_weight(s_orig: np.ndarray, s_twin: np.ndarray, d_orig: np.ndarray, d_twin: np.ndarray,
-                           tolerance: float = 0.02, floor: float = PAIRWISE_FLOOR) -> tuple[float, dict]:
+                           baseline: float = 0.0, tolerance: float = 0.02, margin: float = BASELINE_MARGIN,
+                           floor: float = PAIRWISE_FLOOR) -> tuple[float, dict]:
     """The detector weight with the best AUROC among those whose pairwise accuracy stays within
-    `tolerance` of the score without it or above `floor` (pairs are the per-function view, AUROC
-    the across-function one)."""
+    `tolerance` of the score without it, `margin` above `baseline` (mean surprisal's pairwise
+    accuracy on the same pairs) and at least `floor`; 0 when no weight qualifies (pairs are the
+    per-function view, AUROC the across-function one)."""
     grid = {}
     for w in DETECTOR_WEIGHTS:
         so, st = s_orig + w * d_orig, s_twin + w * d_twin
         grid[w] = (pairwise_accuracy(so, st), separation(so, st)["auroc"])
-    ok = [w for w, (pw, _) in grid.items() if pw >= min(grid[0.0][0] - tolerance, floor)]
+    need = max(grid[0.0][0] - tolerance, baseline + margin, floor)
+    ok = [w for w, (pw, _) in grid.items() if pw >= need] or [0.0]
     best = max(ok, key=lambda w: (grid[w][1], -w))
     return best, {f"detector={w:g}": {"pairwise": round(pw, 4), "auroc": round(au, 4)} for w, (pw, au) in grid.items()}
 
@@ -190,9 +195,11 @@ def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, 
     # it (on its own training split, surprisal is lower and bugs stand out more than they will).
     valid_sig = compute_signals(signals, [f.text for f in valid], "valid functions")
     mu, sd = token_stats(valid_sig)
-    muts = [mutate(f.text, f.key) for f in valid]
-    v_keep = [i for i, m in enumerate(muts) if m is not None]
-    v_muts = [muts[i] for i in v_keep]
+    # Several synthetic bugs per function (an original may pair with up to VALID_ROUNDS twins).
+    keyed = [(i, mutate(f.text, f.key if r == 0 else f"{f.key}#{r}")) for r in range(VALID_ROUNDS)
+             for i, f in enumerate(valid)]
+    v_keep = [i for i, m in keyed if m is not None]
+    v_muts = [m for _, m in keyed if m is not None]
     v_twin = compute_signals(signals, [m.mutated for m in v_muts], "valid twins")
     elbo_z = lambda sigs: (score(vae, embeddings_of(sigs)) - e_mean) / e_std  # noqa: E731
     e_valid, e_twin = elbo_z(valid_sig), elbo_z(v_twin)
@@ -213,7 +220,11 @@ def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, 
             detector_info["kept_parity"] = {"rows": len(valid_sig), "max_abs_diff": diff}
         f_twin = np.stack([function_features(s, e, chosen["line_mean"], chosen["line_std"], chosen["cache_weight"],
                                              chosen["length_slope"]) for s, e in zip(v_twin, e_twin)])
-        w_det, det_grid = choose_detector_weight(f_valid[v_keep] @ w, f_twin @ w, d_valid[v_keep], d_twin)
+        mean_s = np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in valid_sig])
+        mean_s_twin = np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in v_twin])
+        baseline = pairwise_accuracy(mean_s[v_keep], mean_s_twin)
+        w_det, det_grid = choose_detector_weight(f_valid[v_keep] @ w, f_twin @ w, d_valid[v_keep], d_twin, baseline)
+        det_grid["mean_surprisal_pairwise"] = round(baseline, 4)
         chosen["detector_weight"] = w_det
         grid["detector_weight_valid"] = det_grid
         names.append(DETECTOR)

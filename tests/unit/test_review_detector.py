@@ -162,7 +162,7 @@ def test_a_detector_calibration_needs_a_detector_graph(tmp_path):
     assert model.scores(sigs)[0] == pytest.approx(feats[0, 0] + 2.0 * feats[0, 2])
 
 
-def test_detector_weight_keeps_pairwise_within_tolerance_or_above_the_floor():
+def test_detector_weight_keeps_pairwise_near_the_score_and_above_the_baseline():
     from devassist.training.review_calibrate import choose_detector_weight
 
     rng = np.random.default_rng(0)
@@ -170,8 +170,11 @@ def test_detector_weight_keeps_pairwise_within_tolerance_or_above_the_floor():
     s_twin = s_orig + 0.5
     d_orig = np.zeros(400)
     d_twin = np.where(np.arange(400) < 360, 1.0, -1.0)  # the detector: wrong on a tenth of the pairs
-    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, tolerance=0.02, floor=1.1)
-    assert w == 0.25  # only weights keeping pairwise within 0.02 of w=0 qualify; 0.25 separates best
-    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, tolerance=0.02, floor=0.85)
-    assert w > 0.5 and grid[f"detector={w:g}"]["pairwise"] >= 0.85
+    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, baseline=0.5, floor=0.0)
+    assert w == 0.35  # below 0.5 the twin still wins every pair; 0.35 separates best among those
+    assert grid["detector=0.5"]["pairwise"] < 0.98  # at 0.5 the wrong tenth ties or flips: out of tolerance
+    w, grid = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, baseline=0.85, tolerance=1.0, floor=0.0)
+    assert w > 0.5 and grid[f"detector={w:g}"]["pairwise"] >= 0.88
     assert grid[f"detector={w:g}"]["auroc"] == max(v["auroc"] for v in grid.values())
+    w, _ = choose_detector_weight(s_orig, s_twin, d_orig, d_twin, baseline=0.99, tolerance=1.0, floor=0.0)
+    assert w == 0.0  # nothing stays 0.03 above a baseline that ranks 99 % of the pairs

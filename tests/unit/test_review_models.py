@@ -92,6 +92,18 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
         else:
             assert np.corrcoef(got, ref)[0, 1] > 0.95
 
+    # A function's numbers do not depend on the other functions reviewed with it (the int8
+    # graph's one activation scale per run moved them by nats when functions shared runs).
+    from devassist.server.features.review_signals import BundleSignals
+
+    signals = BundleSignals(src, lm, signals_path=path)
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    texts = ["def add(a, b):\n    return a + b\n", (stdlib / "glob.py").read_text()[:3000],
+             "def neg(x):\n    if x > 0:\n        return -x\n    return x * 1000000007\n"]
+    for together, alone in zip(signals.analyze(texts), (signals.analyze([t])[0] for t in texts)):
+        np.testing.assert_array_equal(together.token_surprisal, alone.token_surprisal)
+        np.testing.assert_array_equal(together.embedding, alone.embedding)
+
     corpus = _mini_corpus(tmp_path / "corpus")
     out = tmp_path / "bundle"
     assert review_main(["calibrate", "--bundle", str(bundle), "--source", str(corpus), "--out", str(out),
