@@ -12,7 +12,7 @@ out=models/default
 [ -f "$corpus/summary.json" ] || devassist corpus --out "$corpus"
 devassist export "$run" --out "$out" --quantize int8 --embed none --cache-mix 0.0 --no-fim --name default
 devassist review calibrate --bundle "$out" --source "$corpus" --out "$out" --max-train 3000 --max-valid 1000 \
-  --detector train --detector-functions 5000
+  --detector train --detector-functions 12000
 devassist docstring index --corpus "$corpus" --bundle "$out" --summarizer model
 # The docstring model: a completion model fine-tuned on function -> summary pairs (recipe in
 # docs/DOCSTRINGS.md; training/gpu_train.sh runs it after each completion run); the model writes
