@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from devassist.training.review_data import pairwise_accuracy, separation
+from devassist.training.review_data import mean_surprisal, pairwise_accuracy, separation
 
 EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/corpus --json      # the corpus test split
@@ -124,13 +124,12 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     cfg = VAEConfig(**{k: v for k, v in cfg_dict.items() if k in VAEConfig.__dataclass_fields__})
     ae, _ = train_model(x_train, cfg, "ae")
     forest = IsolationForest(n_estimators=200, random_state=seed).fit(x_train)
-    mean_s = lambda sigs: np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in sigs])  # noqa: E731
     scorers = {
         "shipped": (model.scores(orig_sig), model.scores(twin_sig)),
         "vae": (model.neg_elbo(x_orig), model.neg_elbo(x_twin)),
         "ae": (score(ae, x_orig), score(ae, x_twin)),
         "isolation_forest": (-forest.score_samples(x_orig), -forest.score_samples(x_twin)),
-        "mean_surprisal": (mean_s(orig_sig), mean_s(twin_sig)),
+        "mean_surprisal": (mean_surprisal(orig_sig), mean_surprisal(twin_sig)),
         "sum_surprisal": (np.asarray([s.total_surprisal for s in orig_sig]), np.asarray([s.total_surprisal for s in twin_sig])),
     }
     if model.detector is not None:  # the detector on its own (it is also inside "shipped" when weighted in)

@@ -27,7 +27,7 @@ from devassist.server.runtime.lm import LanguageModel
 from devassist.server.runtime.session import create_session
 from devassist.training.mutations import mutate
 from devassist.training.review_data import (compute_signals, embeddings_of, is_corpus, iter_files, load_functions,
-                                            pairwise_accuracy, separation, text_digest)
+                                            mean_surprisal, pairwise_accuracy, separation, text_digest)
 from devassist.training.review_detector import TOLERANCE, DetectorConfig, export_detector, train_detector
 from devassist.training.review_detector_data import build_pairs
 from devassist.training.review_vae import VAEConfig, score, train_model
@@ -220,9 +220,7 @@ def calibrate(bundle_dir: Path, source: Path, out: Path | None, cfg: VAEConfig, 
             detector_info["kept_parity"] = {"rows": len(valid_sig), "max_abs_diff": diff}
         f_twin = np.stack([function_features(s, e, chosen["line_mean"], chosen["line_std"], chosen["cache_weight"],
                                              chosen["length_slope"]) for s, e in zip(v_twin, e_twin)])
-        mean_s = np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in valid_sig])
-        mean_s_twin = np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in v_twin])
-        baseline = pairwise_accuracy(mean_s[v_keep], mean_s_twin)
+        baseline = pairwise_accuracy(mean_surprisal(valid_sig)[v_keep], mean_surprisal(v_twin))
         w_det, det_grid = choose_detector_weight(f_valid[v_keep] @ w, f_twin @ w, d_valid[v_keep], d_twin, baseline)
         det_grid["mean_surprisal_pairwise"] = round(baseline, 4)
         chosen["detector_weight"] = w_det

@@ -122,6 +122,11 @@ def embeddings_of(signals: list[FunctionSignal]) -> np.ndarray:
     return np.stack([s.embedding for s in signals]).astype(np.float32)
 
 
+def mean_surprisal(signals: list[FunctionSignal]) -> np.ndarray:
+    """Surprisal per token of each function (the issue's "mean LM surprisal" baseline)."""
+    return np.asarray([s.total_surprisal / max(s.n_tokens, 1) for s in signals])
+
+
 def pairwise_accuracy(orig: np.ndarray, twin: np.ndarray) -> float:
     """Share of pairs where the twin scores higher (ties count half)."""
     if len(orig) == 0:

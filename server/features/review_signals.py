@@ -199,7 +199,7 @@ def cache_mixed_surprisal(ids: np.ndarray, surprisal: np.ndarray, weight: float)
 
 
 class BundleSignals:
-    """Embeddings and surprisal from a bundle's ONNX graphs, batched over functions."""
+    """Embeddings and surprisal from a bundle's ONNX graphs, one window of a function per run."""
 
     def __init__(self, bundle: Bundle, lm, max_tokens: int = 256, overlap: int = 32,
                  threads: int | None = None, signals_path=None, keep_hidden: bool = False):
@@ -240,42 +240,39 @@ class BundleSignals:
     def _empty_past(self, b: int, dtype) -> np.ndarray:
         return np.zeros((b, self.lm.n_head, 0, self.lm.head_dim), dtype=dtype)
 
-    def _run(self, rows: list[list[int]], alt_rows: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Hidden states (B, T, D), surprisal (B, T) and log-probabilities of the alternatives
-        (B, T, A) of padded rows; position j scores token j+1."""
-        b, t = len(rows), max(len(r) for r in rows)
-        ids = np.zeros((b, t), dtype=np.int64)
-        mask = np.zeros((b, t), dtype=np.int64)
-        alt = np.zeros((b, t, MAX_ALTERNATIVES), dtype=np.int64)
-        for i, (r, ar) in enumerate(zip(rows, alt_rows)):
-            ids[i, : len(r)] = r
-            mask[i, : len(r)] = 1
-            alt[i, : len(ar)] = np.maximum(ar, 0)
-        nxt = np.zeros((b, t), dtype=np.int64)
+    def _run(self, row: list[int], alt_row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Hidden states (T, D), surprisal (T,) and log-probabilities of the alternatives (T, A)
+        of one window, run alone (see `analyze`); position j scores token j+1."""
+        t = len(row)
+        ids = np.asarray([row], dtype=np.int64)  # (1, T)
+        mask = np.ones_like(ids)
+        alt = np.zeros((1, t, MAX_ALTERNATIVES), dtype=np.int64)
+        alt[0, : len(alt_row)] = np.maximum(alt_row, 0)
+        nxt = np.zeros_like(ids)
         nxt[:, :-1] = ids[:, 1:]
-        positions = np.broadcast_to(np.arange(t, dtype=np.int64), (b, t)).copy()
+        positions = np.arange(t, dtype=np.int64)[None, :]
         if self.signals_session is not None:
             feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions, "target_ids": nxt, "alt_ids": alt}
-            empty = self._empty_past(b, np.float32)
+            empty = self._empty_past(1, np.float32)
             feeds.update({n: empty for n in self.session_inputs if n.startswith("past_key_values")})
             feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
             surprisal, hidden, alt_lp = self.signals_session.run(["surprisal", "hidden_states", "alt_logprobs"], feeds)
-            return hidden, surprisal, alt_lp
+            return hidden[0], surprisal[0], alt_lp[0]
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "position_ids" in self.session_inputs:
             feeds["position_ids"] = positions
-        hidden = self.embed_session.run(["last_hidden_state"], feeds)[0]  # (B, T, D)
+        hidden = self.embed_session.run(["last_hidden_state"], feeds)[0]  # (1, T, D)
         lm = self.lm
         lm_feeds = {"input_ids": ids, "attention_mask": mask, "position_ids": positions}
         lm_feeds = {k: v for k, v in lm_feeds.items() if k in lm.input_names}
-        empty = self._empty_past(b, lm.past_dtype)
+        empty = self._empty_past(1, lm.past_dtype)
         lm_feeds.update({n: empty for n in lm.input_names if n.startswith("past_key_values")})
-        logits = lm.session.run([lm.output_names[0]], lm_feeds)[0].astype(np.float32, copy=False)  # (B, T, V)
+        logits = lm.session.run([lm.output_names[0]], lm_feeds)[0].astype(np.float32, copy=False)  # (1, T, V)
         top = logits.max(-1, keepdims=True)
-        logz = (np.log(np.exp(logits - top).sum(-1, keepdims=True)) + top)  # (B, T, 1)
+        logz = (np.log(np.exp(logits - top).sum(-1, keepdims=True)) + top)  # (1, T, 1)
         picked = np.take_along_axis(logits, nxt[..., None], axis=-1)[..., 0]
         alt_lp = np.take_along_axis(logits, alt, axis=-1) - logz
-        return hidden, logz[..., 0] - picked, alt_lp
+        return hidden[0], (logz[..., 0] - picked)[0], alt_lp[0]
 
     def analyze(self, texts: list[str], deadline: float | None = None,
                 is_cancelled: Callable[[], bool] | None = None) -> list[FunctionSignal | None]:
@@ -304,20 +301,20 @@ class BundleSignals:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             i, a, b, keep = pieces[j]
-            hidden, surprisal, alt_lp = self._run([seqs[i][a:b]], [alternatives[i][0][a + 1 : b + 1]])
+            hidden, surprisal, alt_lp = self._run(seqs[i][a:b], alternatives[i][0][a + 1 : b + 1])
             n = b - a
-            pooled_sum[i] = pooled_sum.get(i, 0.0) + hidden[0, keep:n].astype(np.float64).sum(0)
+            pooled_sum[i] = pooled_sum.get(i, 0.0) + hidden[keep:n].astype(np.float64).sum(0)
             pooled_n[i] = pooled_n.get(i, 0) + (n - keep)
             if self.keep_hidden:
-                h, at = hidden[0, keep:n], a + keep - len(prefix)  # states after tokens at..; BOS dropped
+                h, at = hidden[keep:n], a + keep - len(prefix)  # states after tokens at..; BOS dropped
                 if at < 0:
                     h, at = h[-at:], 0
                 if i not in states:
                     states[i] = np.zeros((len(token_s[i]), hidden.shape[-1]), np.float32)
                 states[i][at : at + len(h)] = h
-            values = surprisal[0, keep : n - 1]  # scores tokens a+keep+1 .. a+n-1 (with BOS)
+            values = surprisal[keep : n - 1]  # scores tokens a+keep+1 .. a+n-1 (with BOS)
             cand = alternatives[i][0][a + keep + 1 : a + n]  # their candidate replacements (len, A)
-            best = np.where(cand >= 0, alt_lp[0, keep : n - 1], -np.inf).max(-1) if len(cand) else values
+            best = np.where(cand >= 0, alt_lp[keep : n - 1], -np.inf).max(-1) if len(cand) else values
             margin = best + values  # log p(best alternative) - log p(actual)
             first = a + keep + 1 - len(prefix)  # their index without the BOS
             if first < 0:  # without a BOS, the first token has no prediction
