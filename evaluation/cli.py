@@ -7,6 +7,7 @@ import sys
 
 TARGETS = {
     "completion": ("devassist.evaluation.completion", "next-token accuracy and line completion vs an n-gram baseline"),
+    "typing": ("devassist.evaluation.typing", "what a person sees while typing: useful suggestions, list, latency with review on/off"),
     "latency": ("devassist.evaluation.latency", "end-to-end LSP latency, cold start, RSS; PyTorch vs ONNX Runtime"),
     "docstring": ("devassist.evaluation.docstring", "docstring BLEU-4 / ROUGE-L vs template and retrieval baselines"),
     "review": ("devassist.evaluation.review", "mutation pairs: pairwise accuracy, AUROC, line localization"),

@@ -8,6 +8,7 @@ feature is logged and answered with an empty result, never a dead server.
 from __future__ import annotations
 
 import functools
+import math
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ log = logging.getLogger("devassist")
 
 PYTHON_IDS = {"python", "py", "python3"}
 COMPLETION_TRIGGERS = [".", "(", "[", ",", " ", "=", ":", "\n"]
+LIST_ALTERNATIVES = 8  # other words offered in the completion list besides the full suggestion
 
 
 def isolated(empty: Any = None):
@@ -51,8 +53,9 @@ def is_python(server: DevassistServer, uri: str) -> bool:
     return lang in PYTHON_IDS or (not lang and uri.endswith((".py", ".pyi")))
 
 
-async def suggest(server: DevassistServer, uri: str, position: types.Position):
-    """Shared path of both completion methods: a Suggestion, the codec and the offset, or None."""
+async def suggest(server: DevassistServer, uri: str, position: types.Position, alternatives: int = 0):
+    """Shared path of both completion methods: (Suggestion or None, other words, codec, offset,
+    text), or None. The completion list also asks for `alternatives` other words."""
     started = time.monotonic()
     if not server.settings.completion.enabled or not is_python(server, uri):
         return None
@@ -65,13 +68,18 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position):
     offset = codec.offset(position.line, position.character)
     is_superseded = server.supersede.begin("completion", uri)
     cancel = threading.Event()
-    suggestion = await server.run_model(
-        server.engine.complete, text, offset, server.settings.completion, uri,
-        lambda: cancel.is_set() or is_superseded(), started, cancel_event=cancel,
-    )
-    if suggestion is None:
+    settings = server.settings.completion
+    stop = lambda: cancel.is_set() or is_superseded()  # noqa: E731 - polled between decoding steps
+
+    def work():
+        suggestion = server.engine.complete(text, offset, settings, uri, stop, started)
+        others = server.engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
+        return suggestion, others
+
+    suggestion, others = await server.run_model(work, cancel_event=cancel)
+    if suggestion is None and not others:
         return None
-    return suggestion, codec, offset, text
+    return suggestion, others, codec, offset, text
 
 
 def register(server: DevassistServer) -> None:
@@ -100,35 +108,39 @@ def register(server: DevassistServer) -> None:
     )
     @isolated(empty=None)
     async def text_document_completion(ls: DevassistServer, params: types.CompletionParams):
-        got = await suggest(ls, params.text_document.uri, params.position)
+        got = await suggest(ls, params.text_document.uri, params.position, alternatives=LIST_ALTERNATIVES)
         if got is None:
             return types.CompletionList(is_incomplete=True, items=[])
-        suggestion, codec, offset, text = got
-        # Replace the identifier being typed, so the client's filter (which matches the word at
-        # the cursor) keeps the item: textEdit and filterText both start with that word.
+        suggestion, others, codec, offset, text = got
+        # Each item replaces the identifier being typed, so the client's filter (which matches the
+        # word at the cursor) keeps it: textEdit and filterText both start with that word.
         line_start = text.rfind("\n", 0, offset) + 1
         word_start = offset
         while word_start > line_start and (text[word_start - 1].isalnum() or text[word_start - 1] == "_"):
             word_start -= 1
         typed = text[word_start:offset]
-        new_text = typed + suggestion.text
         start = types.Position(*codec.position(word_start))
-        first_line = new_text.split("\n", 1)[0]
-        label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
-        item = types.CompletionItem(
-            label=label or new_text.strip()[:60],
-            kind=types.CompletionItemKind.Snippet if "\n" in new_text else types.CompletionItemKind.Text,
-            detail=f"devassist ({suggestion.latency_ms:.0f} ms)",
-            filter_text=new_text,
-            sort_text="0",
-            preselect=True,
-            insert_text_format=types.InsertTextFormat.PlainText,
-            text_edit=types.TextEdit(range=types.Range(start=start, end=params.position), new_text=new_text),
-            documentation=new_text if "\n" in new_text else None,
-            data={"tokens": suggestion.tokens, "generation_ms": round(suggestion.generation_ms, 2),
-                  "cached": suggestion.cached},
-        )
-        return types.CompletionList(is_incomplete=True, items=[item])
+        choices = ([(suggestion.text, None)] if suggestion is not None else []) + others
+        items, seen = [], set()
+        for rank, (rest, logprob) in enumerate(choices):
+            new_text = typed + rest
+            if new_text in seen or not rest.strip():
+                continue
+            seen.add(new_text)
+            first_line = new_text.split("\n", 1)[0]
+            label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+            items.append(types.CompletionItem(
+                label=label or new_text.strip()[:60],
+                kind=types.CompletionItemKind.Snippet if "\n" in new_text else types.CompletionItemKind.Text,
+                detail="devassist" if logprob is None else f"devassist: {100 * math.exp(logprob):.0f} % likely",
+                filter_text=new_text,
+                sort_text=f"{rank:02d}",
+                preselect=rank == 0,
+                insert_text_format=types.InsertTextFormat.PlainText,
+                text_edit=types.TextEdit(range=types.Range(start=start, end=params.position), new_text=new_text),
+                documentation=new_text if "\n" in new_text else None,
+            ))
+        return types.CompletionList(is_incomplete=True, items=items)
 
     @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
     @isolated(empty=None)
@@ -137,6 +149,8 @@ def register(server: DevassistServer) -> None:
         if got is None:
             return types.InlineCompletionList(items=[])
         suggestion = got[0]
+        if suggestion is None:
+            return types.InlineCompletionList(items=[])
         item = types.InlineCompletionItem(
             insert_text=suggestion.text,
             range=types.Range(start=params.position, end=params.position),

@@ -57,7 +57,7 @@ def register_docstring(server) -> None:
         ls.status("busy", "writing a docstring")
         try:
             edit = await ls.run_model(feature.edit_for, text, line, character, ls.settings.docstring.style,
-                                      version, None, cancel.is_set, cancel_event=cancel)
+                                      version, None, cancel.is_set, cancel_event=cancel, background=True)
         except DocstringError as exc:
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=str(exc)))
             return {"applied": False, "message": str(exc)}
@@ -94,16 +94,33 @@ def register_review(server) -> None:
     if not ReviewFeature.available(server.bundle):
         log.info("bundle %s has no review component: review diagnostics are off", server.bundle.name)
         return
-    scheduler = ReviewScheduler(ReviewFeature(server.bundle, server.lm), executor=server.executor)
+
+    def coverage(uri: str, version: int, report) -> None:
+        if report.functions:
+            cut = " (the first 1 MB)" if report.truncated_bytes else ""
+            server.status("ready", f"reviewed {report.scored} of {report.functions} functions{cut}")
+
+    scheduler = ReviewScheduler(ReviewFeature(server.bundle, server.lm), executor=server.background,
+                                gate=server.gate, on_report=coverage)
     server.extra_features["review"] = scheduler
 
     def pull_supported(ls) -> bool:
         td = ls.client_capabilities.text_document
         return bool(td and td.diagnostic)
 
+    def refresh_supported(ls) -> bool:
+        ws = ls.client_capabilities.workspace
+        return bool(ws and ws.diagnostics and ws.diagnostics.refresh_support)
+
     def publish(uri: str, version: int, diagnostics: list) -> None:
         server.text_document_publish_diagnostics(types.PublishDiagnosticsParams(uri=uri, version=version,
                                                                                 diagnostics=diagnostics))
+
+    def refresh() -> None:
+        try:
+            server.workspace_diagnostic_refresh(None)
+        except Exception:  # a client that cannot take the request still pulls on its next change
+            log.debug("workspace/diagnostic/refresh failed", exc_info=True)
 
     def on_text(ls, uri: str, immediate: bool) -> None:
         doc = _doc(ls, uri)
@@ -137,16 +154,16 @@ def register_review(server) -> None:
                     types.DiagnosticOptions(identifier="devassist", inter_file_dependencies=False,
                                             workspace_diagnostics=False))
     async def text_document_diagnostic(ls, params: types.DocumentDiagnosticParams):
-        items: list = []
-        for _ in range(5):  # a newer version arriving meanwhile: score that one instead
-            doc = _doc(ls, params.text_document.uri)
-            if doc is None or not is_python_document(doc.uri, doc.language_id):
-                break
-            got = await scheduler.diagnose(doc.uri, doc.version or 0, doc.source, ls.settings.review)
-            if got is not None:
-                items = got
-                break
-        return types.RelatedFullDocumentDiagnosticReport(items=items)
+        doc = _doc(ls, params.text_document.uri)
+        if doc is None or not is_python_document(doc.uri, doc.language_id):
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        stored = await scheduler.pull(doc.uri, doc.version or 0, doc.source, ls.settings.review,
+                                      refresh if refresh_supported(ls) else None)
+        if stored is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        if params.previous_result_id == stored.result_id:
+            return types.RelatedUnchangedDocumentDiagnosticReport(result_id=stored.result_id)
+        return types.RelatedFullDocumentDiagnosticReport(items=stored.diagnostics, result_id=stored.result_id)
 
     def review_actions(ls, params: types.CodeActionParams, text: str) -> list:
         actions = []

@@ -1,8 +1,12 @@
 """The language server object: bundle, models, settings, and one worker thread for inference.
 
-Handlers (server/handlers.py) stay thin and call the features held here. Inference runs on a
-single worker thread so the event loop keeps answering (cancellations included) while a
-model decodes; one thread also keeps ONNX Runtime from fighting itself for the cores.
+Handlers (server/handlers.py) stay thin and call the features held here. Model work runs off
+the event loop in two lanes, so the loop keeps answering (cancellations included):
+
+- the completion lane (one thread): the keystroke's suggestion, never queued behind anything else;
+- the background lane (one thread): review scoring and docstrings. Background work waits at
+  `ForegroundGate.wait_idle()` between model runs whenever a completion is queued or running,
+  so on two cores the two lanes never fight over them for more than one window of review.
 """
 
 from __future__ import annotations
@@ -44,6 +48,37 @@ class Supersede:
         return lambda: self._latest.get(key) != ticket
 
 
+class ForegroundGate:
+    """Counts completions in flight; background work waits for none between its model runs."""
+
+    def __init__(self):
+        self._active = 0
+        self._idle = threading.Condition()
+
+    def enter(self) -> None:
+        """A completion was queued: background work pauses at its next check."""
+        with self._idle:
+            self._active += 1
+
+    def leave(self) -> None:
+        """A completion finished."""
+        with self._idle:
+            self._active -= 1
+            if self._active <= 0:
+                self._active = 0
+                self._idle.notify_all()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a completion is queued or running."""
+        return self._active > 0
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no completion is in flight (or `timeout`); True when idle."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._active == 0, timeout)
+
+
 class DevassistServer(LanguageServer):
     """pygls server holding the bundle's features."""
 
@@ -59,7 +94,9 @@ class DevassistServer(LanguageServer):
         # A bundle may turn FIM prompts off when its model's FIM measured worse than prefix-only.
         self.engine = CompletionEngine(self.lm, use_fim=bool(defaults.get("fim", True)))
         self.load_ms = (time.perf_counter() - started) * 1000
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-model")
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-completion")
+        self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-background")
+        self.gate = ForegroundGate()
         self.supersede = Supersede()
         self.extra_features: dict[str, Any] = {}
         # (server, CodeActionParams, text) -> [CodeAction]; features append theirs at registration
@@ -92,10 +129,30 @@ class DevassistServer(LanguageServer):
         for w in warnings:
             self.warn(w)
 
-    async def run_model(self, fn: Callable[..., Any], *args: Any, cancel_event: threading.Event | None = None) -> Any:
-        """Run blocking model work on the worker thread; asyncio cancellation sets `cancel_event`."""
+    async def run_model(self, fn: Callable[..., Any], *args: Any, cancel_event: threading.Event | None = None,
+                        background: bool = False) -> Any:
+        """Run blocking model work in its lane; asyncio cancellation sets `cancel_event`.
+
+        The completion lane (the default) marks the gate from the moment the work is queued,
+        so background work stops at its next check instead of finishing its whole job first.
+        """
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, fn, *args)
+        if background:
+            future = loop.run_in_executor(self.background, fn, *args)
+        else:
+            self.gate.enter()
+
+            def foreground() -> Any:
+                try:
+                    return fn(*args)
+                finally:
+                    self.gate.leave()
+
+            try:
+                future = loop.run_in_executor(self.executor, foreground)
+            except BaseException:
+                self.gate.leave()
+                raise
         try:
             return await asyncio.shield(future)
         except asyncio.CancelledError:

@@ -29,6 +29,10 @@ class CompletionSettings:
     """Token budget for the prefix + suffix prompt around the cursor. For the shipped 7M model a
     longer prompt measured no better (rest-of-line ES 31.0 at 256 vs 31.5 at ~470 tokens) and
     costs prefill time (in-process p95 26 vs 43 ms); raise it for a larger model."""
+    min_token_probability: float = 0.5
+    """A suggestion ends before the first token the model gives less than this probability
+    (never inside a word): a short right suggestion beats a long wrong one. 0 shows every token.
+    0.5 measured best on a tuning package (werkzeug: useful 31.7 % vs 13.3 % at 0)."""
     cache_mix: float = 0.0
     """Weight of the in-file n-gram cache mixed into the model's next-token distribution
     (0 = the network alone). A bundle may ship its own default in its manifest."""
@@ -76,6 +80,7 @@ _RANGES = {
     ("completion", "time_budget_ms"): (10, 60_000),
     ("completion", "context_tokens"): (16, 8192),
     ("completion", "cache_mix"): (0.0, 1.0),
+    ("completion", "min_token_probability"): (0.0, 1.0),
     ("review", "threshold"): (0.0, 100.0),
     ("review", "max_diagnostics"): (0, 1000),
     ("review", "debounce_ms"): (0, 60_000),

@@ -6,18 +6,25 @@ One engine serves both `textDocument/inlineCompletion` (ghost text) and
 
 from __future__ import annotations
 
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from devassist.server.features.postprocess import CursorContext, decide_mode, postprocess, stop_reached
+from devassist.server.features.postprocess import (CursorContext, clean_prefix, decide_mode, postprocess,
+                                                   stop_reached)
+from devassist.server.features.completion_list import word_alternatives
+from devassist.server.runtime.constrain import heal_point
 from devassist.server.runtime.lm import LanguageModel, PromptCache
 from devassist.server.runtime.ngram import NgramCache
 from devassist.server.settings import CompletionSettings
 
 CHARS_PER_TOKEN_BOUND = 12  # tokenize at most this many characters per budget token (huge files)
 CACHE_TAIL = 256  # characters of the prefix remembered to recognise the same spot
+MAX_PROMPT_CACHES = 8  # documents whose last KV cache is kept (a few MB each)
+COPY_WINDOW_LINES = 30  # a suggestion that copies one of these lines above needs confidence
+CONFIDENT_LOGPROB = math.log(0.5)  # every shown token at least this likely: "confident"
 
 
 @dataclass
@@ -121,7 +128,73 @@ class CompletionEngine:
         previous = text[max(0, line_start - 2000):line_start].split("\n")[-6:]
         following = text[line_end + 1:line_end + 2000].split("\n")[:5] if line_end < len(text) else []
         mode, indent = decide_mode(line_prefix, line_suffix, previous, multiline)
-        return CursorContext(line_prefix, line_suffix, following, mode, indent)
+        nearby = text[max(0, line_start - 4000):line_start].split("\n")[-COPY_WINDOW_LINES - 1:]
+        return CursorContext(line_prefix, line_suffix, following, mode, indent, previous_lines=nearby)
+
+    def shown_part(self, result, heal: str, min_prob: float) -> tuple[str | None, str]:
+        """The text to show after the typed characters, and why it ends there.
+
+        Tokens after the first one the model gave less than `min_prob` are dropped (a wrong tail
+        makes the whole suggestion useless), and never inside a word; a suggestion stopped by the
+        time budget keeps only a clean prefix (see `clean_prefix`). None when generation ended
+        before it regenerated the typed characters.
+        """
+        strings = self.lm.token_table.strings
+        covered, n_heal = 0, 0
+        while covered < len(heal) and n_heal < len(result.ids):
+            covered += len(strings[result.ids[n_heal]])
+            n_heal += 1
+        if covered < len(heal):
+            return None, result.stop_reason
+        keep, reason = len(result.ids), result.stop_reason
+        for j in range(n_heal, len(result.ids)):
+            if result.logprobs[j] < math.log(max(min_prob, 1e-12)):
+                keep, reason = j, "confidence"
+                break
+        if keep < len(result.ids):
+            nxt = strings[result.ids[keep]]
+            while keep > n_heal and nxt[:1].isalnum() and strings[result.ids[keep - 1]][-1:].isalnum():
+                keep -= 1  # do not end inside a word
+                nxt = strings[result.ids[keep]]
+        raw = self.lm.decode(result.ids[:keep])
+        if not raw.startswith(heal):
+            return None, reason
+        raw = raw[len(heal):]
+        if reason == "time":
+            raw = clean_prefix(raw)
+        return raw, reason
+
+    def prompt_at(self, prefix: str, suffix: str, ctx: CursorContext, settings: CompletionSettings,
+                  max_new: int) -> tuple[list[int], str]:
+        """The prompt ids and the typed characters the continuation must regenerate.
+
+        Prefix-constrained healing: BPE merges a word with the space before it (` self`), so a
+        prompt ending inside a word, an operator or trailing spaces is one the model never saw
+        in training. The prompt stops before that last piece; decoding regenerates it.
+        """
+        budget = min(settings.context_tokens, self.lm.context_length - max_new - 4)
+        heal = prefix[len(prefix) - heal_point(ctx.line_prefix):] if ctx.line_prefix else ""
+        return self.build_prompt(prefix[:len(prefix) - len(heal)], suffix, budget), heal
+
+    def reuse_for(self, uri: str) -> PromptCache:
+        """The document's KV cache of its last prompt (a bounded LRU over documents)."""
+        reuse = self.prompt_caches.pop(uri, None) or PromptCache()
+        self.prompt_caches[uri] = reuse
+        while len(self.prompt_caches) > MAX_PROMPT_CACHES:
+            self.prompt_caches.popitem(last=False)
+        return reuse
+
+    def alternatives(self, text: str, offset: int, settings: CompletionSettings, uri: str = "",
+                     k: int = 8) -> list[tuple[str, float]]:
+        """Up to `k` other words the model expects at the cursor, best first: (text after the
+        typed characters, log-probability). For the completion list."""
+        offset = max(0, min(offset, len(text)))
+        prefix, suffix = text[:offset], text[offset:]
+        if not text.strip():
+            return []
+        ctx = self.context_at(text, offset, settings.multiline)
+        prompt, heal = self.prompt_at(prefix, suffix, ctx, settings, 8)
+        return word_alternatives(self.lm, prompt, heal, self.reuse_for(uri), k)
 
     def complete(
         self,
@@ -144,37 +217,28 @@ class CompletionEngine:
             rest, mode = hit
             return Suggestion(rest, mode, "cache", (time.monotonic() - started) * 1000, 0, cached=True)
         max_new = settings.max_tokens if ctx.mode == "block" else min(settings.max_tokens, 32)
-        budget = min(settings.context_tokens, self.lm.context_length - max_new - 4)
-        # Token healing: BPE attaches a space to the word after it, so a prompt ending in "x = "
-        # is one the model never saw in training. Prompt without the trailing spaces and make
-        # the continuation supply them.
-        heal = ""
-        if ctx.line_prefix.strip() and ctx.line_prefix.endswith(" "):
-            heal = prefix[len(prefix.rstrip(" ")):]
-        prompt = self.build_prompt(prefix[:len(prefix) - len(heal)], suffix, budget)
+        prompt, heal = self.prompt_at(prefix, suffix, ctx, settings, max_new)
         cache = None
         mix = settings.cache_mix if settings.cache_mix > 0 else self.cache_mix
         if mix > 0:
             cache = NgramCache([t for t in prompt if t < self.lm.vocab_size and t not in self.lm.special_ids.values()])
-        reuse = self.prompt_caches.pop(uri, None) or PromptCache()
-        self.prompt_caches[uri] = reuse
-        while len(self.prompt_caches) > 8:
-            self.prompt_caches.popitem(last=False)
+        reuse = self.reuse_for(uri)
         result = self.lm.generate(
             prompt, max_new_tokens=max_new, reuse=reuse,
             should_stop=lambda ids: stop_reached(self.lm.decode(ids), ctx),
             deadline=started + settings.time_budget_ms / 1000.0,
-            is_cancelled=is_cancelled, cache=cache, cache_weight=mix,
+            is_cancelled=is_cancelled, cache=cache, cache_weight=mix, required=heal,
         )
         if result.stop_reason == "cancelled":
             return None
-        raw = self.lm.decode(result.ids)
-        if heal:
-            raw = raw[len(heal):] if raw.startswith(heal) else raw.lstrip(" ")
+        raw, stop_reason = self.shown_part(result, heal, settings.min_token_probability)
+        if raw is None:
+            return None  # stopped before the typed characters were regenerated
+        ctx.confident = bool(result.logprobs) and min(result.logprobs) >= CONFIDENT_LOGPROB
         clean = postprocess(raw, ctx)
         if not clean:
             return None
-        suggestion = Suggestion(clean, ctx.mode, result.stop_reason, (time.monotonic() - started) * 1000,
+        suggestion = Suggestion(clean, ctx.mode, stop_reason, (time.monotonic() - started) * 1000,
                                 len(result.ids), generation_ms=result.elapsed_ms)
         if uri:
             self.forward_cache.put(uri, prefix, suffix, suggestion)

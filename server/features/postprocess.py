@@ -6,7 +6,7 @@ Each filter takes the raw completion and the cursor context and returns the clea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
 CLOSERS = {v: k for k, v in OPENERS.items()}
@@ -23,6 +23,8 @@ class CursorContext:
     next_lines: list[str]  # the following lines of the document (a few)
     mode: str  # "line" (finish the line) or "block" (a block after an opener)
     block_indent: int = 0  # indentation of the block's lines in "block" mode
+    previous_lines: list[str] = field(default_factory=list)  # the lines above the cursor's (nearest last)
+    confident: bool = False  # the model was sure of the suggestion (set after generation)
 
 
 def indent_of(line: str) -> int:
@@ -158,6 +160,97 @@ def drop_repetition(text: str) -> str:
     return text
 
 
+def drop_comment_lines(text: str, ctx: CursorContext) -> str:
+    """At a code position, never suggest a comment: nothing when the suggestion starts with one,
+    and a trailing comment on the cursor's line is dropped (the code before it stays)."""
+    if ctx.line_prefix.lstrip().startswith("#"):
+        return text
+    lines = text.split("\n")
+    first = lines[0]
+    if (ctx.line_prefix + first).strip().startswith("#"):
+        return ""  # a block that starts with a comment is not shown either
+    code = _code_part(first)
+    if code != first:
+        lines[0] = code.rstrip()
+        return lines[0] if ctx.mode == "line" or not lines[0].strip() else "\n".join(lines)
+    return text
+
+
+def _code_part(line: str) -> str:
+    """The line without a trailing `# comment` (a `#` inside a string literal is kept)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            if ch == quote:
+                quote = None
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#":
+            return line[:i]
+    return line
+
+
+def drop_copied_line(text: str, ctx: CursorContext) -> str:
+    """A suggestion that makes the cursor's line a verbatim copy of one of the lines above is
+    shown only when the model was confident (copies were mostly wrong)."""
+    if ctx.confident:
+        return text
+    line = (ctx.line_prefix + text.split("\n", 1)[0]).strip()
+    if line and any(line == p.strip() for p in ctx.previous_lines):
+        return ""
+    return text
+
+
+def keep_block_indentation(text: str, ctx: CursorContext) -> str:
+    """In a block, cut at a line whose indentation does not fit the block: not a whole number of
+    indent steps from the block's (e.g. 9 spaces under an 8-space `if`), outside brackets."""
+    if ctx.mode != "block":
+        return text
+    step = 4 if ctx.block_indent % 4 == 0 else 2
+    lines = text.split("\n")
+    kept = [lines[0]]
+    depth = _depth(lines[0])
+    for line in lines[1:]:
+        if line.strip() and depth <= 0:
+            extra = indent_of(line) - ctx.block_indent
+            if extra < 0 or extra % step:
+                break
+        kept.append(line)
+        depth += _depth(line)
+    return "\n".join(kept).rstrip()
+
+
+def _depth(line: str) -> int:
+    """Brackets opened minus closed on a line's code."""
+    code = _code_part(line)
+    return sum(code.count(o) for o in OPENERS) - sum(code.count(c) for c in CLOSERS)
+
+
+def clean_prefix(text: str) -> str:
+    """What to show of a suggestion the time budget cut short: the longest prefix that ends at a
+    boundary known to be whole (a closing bracket, or a word followed by something other than a
+    comma), with its brackets closed and no string open; else nothing. The last word is never
+    trusted (the next token might have continued it), and never a fragment such as `self, k,`."""
+    best, depth, quote = 0, 0, None
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            break
+        if quote:
+            if ch == quote:
+                quote = None
+            continue
+        if ch in "'\"":
+            quote = ch
+            continue
+        depth += ch in OPENERS
+        depth -= ch in CLOSERS
+        nxt = text[i + 1:i + 2]
+        word_end = (ch.isalnum() or ch == "_") and nxt != "" and not (nxt.isalnum() or nxt in "_,")
+        if depth <= 0 and (word_end or (ch in CLOSERS and nxt != ",")):
+            best = i + 1
+    return text[:best]
+
+
 def is_trivial(text: str) -> bool:
     """Nothing worth showing: empty or only whitespace."""
     return not text.strip()
@@ -167,10 +260,13 @@ def postprocess(text: str, ctx: CursorContext) -> str:
     """All filters in order; returns "" when nothing should be shown."""
     text = text.replace("\r", "")
     text = cut_to_scope(text, ctx)
+    text = keep_block_indentation(text, ctx)
     text = strip_leading_indent(text, ctx)
+    text = drop_comment_lines(text, ctx)
     text = cut_at_suffix(text, ctx)
     text = drop_duplicate_lines(text, ctx)
     text = balance_closers(text, ctx)
     text = drop_repetition(text)
+    text = drop_copied_line(text, ctx)
     text = text.rstrip() if ctx.mode == "block" or not ctx.line_suffix.strip() else text
     return "" if is_trivial(text) else text

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 import textwrap
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,6 +29,7 @@ CODE_UNUSUAL = "unusual-function"
 CODE_INCOMPLETE = "review-incomplete"
 SUPPRESS_COMMENT = "# devassist: ignore"
 SUPPRESS_RE = re.compile(r"#.*\bdevassist:\s*ignore\b")
+CACHED_FUNCTIONS = 20_000  # scored functions remembered by text (a few hundred bytes each)
 MAX_SCORED_BYTES = 1_000_000  # beyond this only the first part is parsed and scored (~1 s of parsing)
 SEVERITIES = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
               "information": lsp.DiagnosticSeverity.Information, "hint": lsp.DiagnosticSeverity.Hint}
@@ -133,12 +135,23 @@ def _line_range(text_lines: list[str], line: int) -> tuple[tuple[int, int], tupl
     return (line, width(s[:lead])), (line, width(s.rstrip()))
 
 
+@dataclass
+class ScoredUnit:
+    """What review keeps of a scored function: its score and per-line numbers."""
+
+    score: float
+    line_scores: np.ndarray  # (lines,) localization scores
+    line_surprisal: np.ndarray  # (lines,) summed surprisal, nats
+
+
 class ReviewFeature:
     """Scores the functions of a document and reports the unusual ones."""
 
-    def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None):
-        self.signals = signals if signals is not None else BundleSignals(bundle, lm)
+    def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None,
+                 threads: int | None = None):
+        self.signals = signals if signals is not None else BundleSignals(bundle, lm, threads=threads, background=True)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
+        self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
 
     @classmethod
     def available(cls, bundle) -> bool:
@@ -148,10 +161,32 @@ class ReviewFeature:
             return False
         return bool(bundle.component("review").get("signals")) or bundle.has("embed")
 
+    def score_unit(self, unit: FunctionUnit, deadline: float | None, check: Callable[[], bool]) -> ScoredUnit | None:
+        """A function's score and line scores, from the cache or the model (None past the deadline).
+
+        A function's numbers depend on its own text only (each window runs alone), so they are
+        cached by text: after an edit only the changed functions are scored again.
+        """
+        hit = self._cache.get(unit.text)
+        if hit is not None:
+            self._cache.move_to_end(unit.text)
+            return hit
+        [sig] = self.signals.analyze([unit.text], deadline=deadline, is_cancelled=check)
+        if sig is None:
+            return None
+        [score] = self.model.scores([sig])
+        scored = ScoredUnit(float(score), np.asarray(self.model.line_scores(sig), dtype=np.float64),
+                            np.asarray(sig.line_surprisal, dtype=np.float64))
+        self._cache[unit.text] = scored
+        while len(self._cache) > CACHED_FUNCTIONS:
+            self._cache.popitem(last=False)
+        return scored
+
     def review(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
                is_cancelled: Callable[[], bool] | None = None) -> ReviewReport:
         """Score every function within `budget_s` of model time; raise ReviewCancelled if `is_cancelled()`.
 
+        Functions already scored (same text) cost nothing; the others are scored shortest first.
         Files over MAX_SCORED_BYTES are parsed and scored only up to that size; either limit
         adds a CODE_INCOMPLETE finding that says how many functions were reviewed.
         """
@@ -165,22 +200,29 @@ class ReviewFeature:
         if check():
             raise ReviewCancelled()
         deadline = time.monotonic() + max(budget_s, 0.0)  # the budget is model time; parsing is bounded by the byte cap
-        signals = self.signals.analyze([u.text for u in units], deadline=deadline, is_cancelled=check) if units else []
-        scored = [(u, s) for u, s in zip(units, signals) if s is not None]
-        scores = self.model.scores([s for _, s in scored])
-        pct = self.model.percentiles(scores)
+        results: dict[int, ScoredUnit] = {}
+        for i in sorted(range(len(units)), key=lambda i: (units[i].text not in self._cache, len(units[i].text))):
+            if units[i].text not in self._cache and time.monotonic() >= deadline:
+                break
+            if check():
+                raise ReviewCancelled()
+            got = self.score_unit(units[i], deadline, check)
+            if got is not None:
+                results[i] = got
+        scored = [(units[i], results[i]) for i in sorted(results)]
+        pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")
         flagged = []
-        for (unit, sig), score, p in zip(scored, scores, pct):
+        for (unit, res), p in zip(scored, pct):
             if p <= settings.threshold:
                 continue
-            ls = self.model.line_scores(sig)
+            ls = res.line_scores
             order = [int(i) for i in np.argsort(-ls, kind="stable") if np.isfinite(ls[i])][:3]
-            tops = [LineFinding(unit.start_line + i, float(sig.line_surprisal[i]), float(ls[i]),
+            tops = [LineFinding(unit.start_line + i, float(res.line_surprisal[i]), float(ls[i]),
                                 _line_range(doc_lines, unit.start_line + i)) for i in order]
             where = f"; line {tops[0].line + 1} is the most surprising" if tops else ""
             msg = f"This function is more unusual than {p:.1f} % of reference code{where}"
-            flagged.append(Finding(CODE_UNUSUAL, msg, unit.name_range, unit.qualname, float(p), float(score), tops))
+            flagged.append(Finding(CODE_UNUSUAL, msg, unit.name_range, unit.qualname, float(p), res.score, tops))
         flagged.sort(key=lambda f: (-f.percentile, -f.score))
         flagged = sorted(flagged[: max(settings.max_diagnostics, 0)], key=lambda f: f.range[0])
         report = ReviewReport(flagged, len(units), len(scored), {u.qualname: float(p) for (u, _), p in zip(scored, pct)},

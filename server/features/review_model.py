@@ -231,9 +231,10 @@ class ReviewModel:
         from devassist.server.runtime.session import create_session
 
         meta = bundle.component("review")
-        session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=False)
+        session = create_session(bundle.path(meta["file"]), threads=threads, prefer_gpu=False, spin=False)
         calib = json.loads(Path(bundle.path(meta["calibration"])).read_text(encoding="utf-8"))
-        detector = create_session(bundle.path(meta["detector"]), threads=threads, prefer_gpu=False) if meta.get("detector") else None
+        detector = create_session(bundle.path(meta["detector"]), threads=threads, prefer_gpu=False,
+                                  spin=False) if meta.get("detector") else None
         return cls(session, Calibration.from_json(calib), detector)
 
     def detect(self, signals: list[FunctionSignal]) -> np.ndarray:

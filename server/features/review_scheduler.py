@@ -1,20 +1,26 @@
-"""When review runs: debounced per document, off the event loop, cancelled by a newer version.
+"""When review runs: debounced per document, in the background lane, never ahead of a keystroke.
 
-The handlers call `schedule` on open/save/change (push) and `await diagnose` for a pull
-request. Scoring runs in a worker thread; the scorer polls `is_cancelled`, which turns true as
-soon as a newer version of the same document is seen, so stale results are never published.
+The handlers call `schedule` on open/save/change (pushed diagnostics) and `pull` for a
+`textDocument/diagnostic` request. Pulled diagnostics answer at once from the last finished
+review of the document (editors pull on every keystroke) and a debounced re-score follows; when
+it finishes, the client is asked to pull again (`workspace/diagnostic/refresh`). Scoring polls
+`is_cancelled` between model runs: it turns true as soon as a newer version of the document is
+seen, and it first waits while a completion is in flight (the server's `ForegroundGate`).
+A review cut short by its budget continues in the next run: scored functions are cached by text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from lsprotocol import types as lsp
 
-from devassist.server.features.review import ReviewCancelled, to_diagnostics
+from devassist.server.features.review import CODE_INCOMPLETE, ReviewCancelled, ReviewReport, to_diagnostics
 from devassist.server.settings import ReviewSettings
 
 log = logging.getLogger(__name__)
@@ -22,19 +28,40 @@ log = logging.getLogger(__name__)
 Publish = Callable[[str, int, list[lsp.Diagnostic]], "Awaitable[None] | None"]
 
 
-class ReviewScheduler:
-    """Per-URI debounce, version tracking and cancellation around a `ReviewFeature`."""
+@dataclass
+class StoredReview:
+    """The last finished review of a document."""
 
-    def __init__(self, feature, executor: Executor | None = None, budget_s: float = 1.0):
+    version: int
+    diagnostics: list[lsp.Diagnostic]
+    result_id: str
+    scored: int
+    functions: int
+    continues: bool = False  # cut short by the budget with progress made: another run follows
+
+
+class ReviewScheduler:
+    """Per-URI debounce, version tracking, cancellation and results around a `ReviewFeature`."""
+
+    def __init__(self, feature, executor: Executor | None = None, budget_s: float = 1.0, gate=None,
+                 on_report: Callable[[str, int, ReviewReport], None] | None = None):
         self.feature = feature
         self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-review")
         self.budget_s = budget_s
+        self.gate = gate  # ForegroundGate: scoring waits while a completion is in flight
+        self.on_report = on_report
         self._latest: dict[str, int] = {}
         self._pending: dict[str, asyncio.Task] = {}
+        self._results: dict[str, StoredReview] = {}
+        self._ids = itertools.count(1)
 
     def latest_version(self, uri: str) -> int | None:
         """The newest version seen for a document."""
         return self._latest.get(uri)
+
+    def result(self, uri: str) -> StoredReview | None:
+        """The last finished review of a document (possibly of an older version)."""
+        return self._results.get(uri)
 
     def seen(self, uri: str, version: int) -> None:
         """Record a new version: any scoring of an older one is cancelled."""
@@ -44,33 +71,64 @@ class ReviewScheduler:
     def close(self, uri: str) -> None:
         """Forget a closed document and cancel its work."""
         self._latest.pop(uri, None)
+        self._results.pop(uri, None)
         task = self._pending.pop(uri, None)
         if task is not None:
             task.cancel()
 
+    def _stale_check(self, uri: str, version: int) -> Callable[[], bool]:
+        """Polled from the worker between model runs: wait out completions, then report staleness."""
+
+        def stale() -> bool:
+            if self.gate is not None:
+                self.gate.wait_idle()
+            return self._latest.get(uri) != version
+
+        return stale
+
     async def diagnose(self, uri: str, version: int, text: str, settings: ReviewSettings,
                        delay_s: float = 0.0) -> list[lsp.Diagnostic] | None:
         """Diagnostics for this version after `delay_s`, or None if a newer version arrived."""
+        stored = await self._review(uri, version, text, settings, delay_s)
+        return None if stored is None else stored.diagnostics
+
+    async def _review(self, uri: str, version: int, text: str, settings: ReviewSettings,
+                      delay_s: float) -> StoredReview | None:
         self.seen(uri, version)
         if delay_s > 0:
             await asyncio.sleep(delay_s)
-        stale = lambda: self._latest.get(uri) != version  # noqa: E731 - polled from the worker thread
-        if stale():
+        if self._latest.get(uri) != version:
             return None
         if not settings.enabled:
-            return []
-        loop = asyncio.get_running_loop()
-        try:
-            findings = await loop.run_in_executor(self.executor, self.feature.findings, text, settings, self.budget_s, stale)
-        except ReviewCancelled:
+            report = ReviewReport([], 0, 0, {}, 0.0)
+        else:
+            loop = asyncio.get_running_loop()
+            try:
+                report = await loop.run_in_executor(self.executor, self.feature.review, text, settings, self.budget_s,
+                                                     self._stale_check(uri, version))
+            except ReviewCancelled:
+                return None
+        if self._latest.get(uri) != version:
             return None
-        if stale():
-            return None
-        return to_diagnostics(findings, uri, settings.severity)
+        findings = [f for f in report.findings if f.code != CODE_INCOMPLETE]  # coverage goes to the status
+        stored = StoredReview(version, to_diagnostics(findings, uri, settings.severity), str(next(self._ids)),
+                              report.scored, report.functions)
+        previous = self._results.get(uri)
+        self._results[uri] = stored
+        if self.on_report is not None:
+            self.on_report(uri, version, report)
+        progressed = previous is None or previous.version != version or previous.scored < stored.scored
+        if report.scored < report.functions and progressed:
+            stored.continues = True
+        return stored
 
     def schedule(self, uri: str, version: int, text: str, settings: ReviewSettings, publish: Publish,
                  delay_s: float | None = None) -> asyncio.Task:
-        """Debounced push: publish(uri, version, diagnostics) unless a newer version supersedes it."""
+        """Debounced review: publish(uri, version, diagnostics) unless a newer version supersedes it.
+
+        A review cut short by the budget goes on at once in another run (cached functions are
+        free), publishing each time, until every function is scored or no progress is made.
+        """
         self.seen(uri, version)
         previous = self._pending.pop(uri, None)
         if previous is not None:
@@ -78,20 +136,47 @@ class ReviewScheduler:
         delay = settings.debounce_ms / 1000.0 if delay_s is None else delay_s
 
         async def run() -> None:
-            try:
-                diags = await self.diagnose(uri, version, text, settings, delay)
-            except asyncio.CancelledError:
-                return
-            except Exception:  # noqa: BLE001 - a failing review must not take the server down
-                log.exception("review of %s (version %s) failed", uri, version)
-                return
-            if diags is None or self._latest.get(uri) != version:
-                return
-            result = publish(uri, version, diags)
-            if asyncio.iscoroutine(result):
-                await result
+            wait = delay
+            while True:
+                try:
+                    stored = await self._review(uri, version, text, settings, wait)
+                except asyncio.CancelledError:
+                    return
+                except Exception:  # noqa: BLE001 - a failing review must not take the server down
+                    log.exception("review of %s (version %s) failed", uri, version)
+                    return
+                if stored is None or self._latest.get(uri) != version:
+                    return
+                result = publish(uri, version, stored.diagnostics)
+                if asyncio.iscoroutine(result):
+                    await result
+                if not stored.continues:
+                    return
+                wait = 0.0
 
         task = asyncio.get_running_loop().create_task(run())
         self._pending[uri] = task
         task.add_done_callback(lambda t: self._pending.pop(uri, None) if self._pending.get(uri) is t else None)
         return task
+
+    async def pull(self, uri: str, version: int, text: str, settings: ReviewSettings,
+                   refresh: Callable[[], None] | None) -> StoredReview | None:
+        """What a `textDocument/diagnostic` pull answers.
+
+        The last finished review answers at once; if it is of an older version, a debounced
+        review of this one is scheduled and `refresh()` asks the client to pull again when it is
+        done. A client that cannot be asked (`refresh` None) waits for that review instead.
+        """
+        self.seen(uri, version)
+        stored = self._results.get(uri)
+        if stored is not None and stored.version == version:
+            return stored
+        pending = self._pending.get(uri)
+        if pending is None or getattr(pending, "version", None) != version:
+            notify = (lambda u, v, d: refresh()) if refresh is not None else (lambda u, v, d: None)
+            pending = self.schedule(uri, version, text, settings, notify, delay_s=0.0 if stored is None else None)
+            pending.version = version  # type: ignore[attr-defined]
+        if refresh is None:
+            await asyncio.wait({pending})  # never raises: a superseded review just ends
+            return self._results.get(uri)
+        return stored

@@ -202,7 +202,7 @@ class BundleSignals:
     """Embeddings and surprisal from a bundle's ONNX graphs, one window of a function per run."""
 
     def __init__(self, bundle: Bundle, lm, max_tokens: int = 256, overlap: int = 32,
-                 threads: int | None = None, signals_path=None, keep_hidden: bool = False):
+                 threads: int | None = None, signals_path=None, keep_hidden: bool = False, background: bool = False):
         from devassist.server.runtime.session import create_session
 
         self.lm = lm
@@ -213,12 +213,14 @@ class BundleSignals:
         review = bundle.components.get("review", {})
         if signals_path is None and review.get("signals"):
             signals_path = bundle.path(review["signals"])
+        spin = False if background else None
         if signals_path is not None:
-            self.signals_session = create_session(signals_path, threads=threads, prefer_gpu=False)
+            # In the server review is background work: no spinning threads beside a completion.
+            self.signals_session = create_session(signals_path, threads=threads, prefer_gpu=False, spin=spin)
             self.session_inputs = {i.name for i in self.signals_session.get_inputs()}
         else:
             meta = bundle.component("embed")
-            self.embed_session = create_session(bundle.path(meta["file"]), threads=threads)
+            self.embed_session = create_session(bundle.path(meta["file"]), threads=threads, spin=spin)
             self.session_inputs = {i.name for i in self.embed_session.get_inputs()}
         self.window = max(16, min(max_tokens, lm.context_length))
         self.overlap = min(overlap, self.window // 4)

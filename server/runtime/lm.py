@@ -15,6 +15,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from devassist.server.bundle import Bundle
+from devassist.server.runtime.constrain import TokenTable, constrained_argmax
 from devassist.server.runtime.ngram import NgramCache, mix_argmax, softmax
 from devassist.server.runtime.session import create_session
 
@@ -27,6 +28,7 @@ class GenerationResult:
     stop_reason: str  # eot | max_tokens | stop | time | cancelled | context
     elapsed_ms: float
     prompt_tokens: int
+    logprobs: list[float] = field(default_factory=list)  # the model's log-probability of each generated token
 
 
 @dataclass
@@ -89,6 +91,13 @@ class LanguageModel:
         """The bundle's LM shape and tokenizer over another ONNX file of the same model (benchmarks)."""
         component = "lm" if bundle.has("lm") else "lm_int8"
         return cls(bundle, component=component, onnx_path=onnx_path, **kwargs)
+
+    @property
+    def token_table(self) -> TokenTable:
+        """Every token's text, for prefix-constrained decoding (built on first use, ~0.1 s)."""
+        if getattr(self, "_token_table", None) is None:
+            self._token_table = TokenTable(self.tokenizer, self.vocab_size)
+        return self._token_table
 
     @property
     def has_fim(self) -> bool:
@@ -186,6 +195,7 @@ class LanguageModel:
         ignore_eot: bool = False,
         reuse: PromptCache | None = None,
         logits_processor: Callable[[np.ndarray, list[int]], np.ndarray] | None = None,
+        required: str = "",
     ) -> GenerationResult:
         """Greedy decoding with the KV cache.
 
@@ -194,13 +204,17 @@ class LanguageModel:
         between steps). With a `cache`, each step mixes its n-gram distribution in. With
         `reuse`, the keys/values of a shared prompt prefix are taken from the last request and
         the cache is updated for the next one. `logits_processor(logits, generated)` may rewrite
-        each step's logits first (e.g. ban tokens).
+        each step's logits first (e.g. ban tokens). With `required`, the generated text must
+        begin with that string: until it is covered, each step picks the most likely token that
+        agrees with it (see `constrain.py`); those tokens are part of the result.
         """
         start = time.perf_counter()
         room = self.context_length - 1
-        max_new_tokens = max(0, min(max_new_tokens, room - 1))
+        remaining = required
+        max_new_tokens = max(0, min(max_new_tokens + min(len(required), 4), room - 1))
         prompt = list(prompt_ids)[-(room - max_new_tokens):] if prompt_ids else [self.eot_id or 0]
         generated: list[int] = []
+        logprobs: list[float] = []
         reason = "max_tokens"
         if is_cancelled and is_cancelled():
             return GenerationResult([], "cancelled", 0.0, len(prompt))
@@ -216,7 +230,10 @@ class LanguageModel:
         for _ in range(max_new_tokens):
             if logits_processor is not None:
                 last = logits_processor(last, generated)
-            if cache is not None and cache_weight > 0:
+            if remaining:
+                token = constrained_argmax(last, self.token_table.allowed(remaining))
+                remaining = self.token_table.advance(remaining, token)
+            elif cache is not None and cache_weight > 0:
                 token = mix_argmax(last, cache.distribution(), cache_weight)
             else:
                 token = int(last.argmax())
@@ -224,6 +241,8 @@ class LanguageModel:
                 reason = "eot"
                 break
             generated.append(token)
+            top = float(last.max())
+            logprobs.append(float(last[token]) - top - float(np.log(np.exp(last - top).sum())))
             if cache is not None:
                 cache.push(token)
             if should_stop and should_stop(generated):
@@ -243,7 +262,7 @@ class LanguageModel:
             last = logits[-1]
         if reuse is not None:
             reuse.ids, reuse.past = fed, past
-        return GenerationResult(generated, reason, (time.perf_counter() - start) * 1000, len(prompt))
+        return GenerationResult(generated, reason, (time.perf_counter() - start) * 1000, len(prompt), logprobs)
 
 
 def next_token_probs(logits: np.ndarray) -> np.ndarray:

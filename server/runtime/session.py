@@ -43,8 +43,12 @@ def default_threads() -> int:
     return max(1, min(4, count))
 
 
-def create_session(path: Path, threads: int | None = None, prefer_gpu: bool = True):
-    """An InferenceSession with all graph optimizations, sequential execution, set threads."""
+def create_session(path: Path, threads: int | None = None, prefer_gpu: bool = True, spin: bool | None = None):
+    """An InferenceSession with all graph optimizations, sequential execution, set threads.
+
+    `spin=False` is for background sessions (review): their idle worker threads must not spin
+    on the cores a keystroke's completion is about to need.
+    """
     ort = import_onnxruntime()
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -55,7 +59,8 @@ def create_session(path: Path, threads: int | None = None, prefer_gpu: bool = Tr
     # ORT's worker threads spin briefly between parallel sections (its default): a token is
     # 25 % faster (16 tokens after 200: 13.2 vs 17.5 ms). DEVASSIST_ORT_SPIN=0 trades that for
     # less CPU on a busy laptop.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", os.environ.get("DEVASSIST_ORT_SPIN", "1"))
+    allow = os.environ.get("DEVASSIST_ORT_SPIN", "1") if spin is None else ("1" if spin else "0")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", allow)
     providers = choose_providers(prefer_gpu)
     session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
     log.info("onnxruntime %s: %s with providers %s, %d threads", ort.__version__, Path(path).name,

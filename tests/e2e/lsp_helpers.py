@@ -12,7 +12,7 @@ from pytest_lsp import ClientServerConfig, client_capabilities
 
 @asynccontextmanager
 async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings: dict | None = None,
-                      workspace: Path | None = None):
+                      workspace: Path | None = None, capabilities: types.ClientCapabilities | None = None):
     """A pytest-lsp client talking to `devassist serve --bundle BUNDLE`, initialized."""
     config = ClientServerConfig(server_command=[sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle)])
     client = await config.start()
@@ -34,13 +34,22 @@ async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings
         client.set_configuration(settings, section="devassist")
     folders = [types.WorkspaceFolder(uri=workspace.as_uri(), name=workspace.name)] if workspace else None
     await client.initialize_session(types.InitializeParams(
-        capabilities=client_capabilities(editor), initialization_options=settings,
+        capabilities=capabilities or client_capabilities(editor), initialization_options=settings,
         workspace_folders=folders, root_uri=workspace.as_uri() if workspace else None))
     try:
         yield client
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+def pulling_capabilities() -> types.ClientCapabilities:
+    """VS Code's capabilities as of today: pulled diagnostics with refresh, inline completion."""
+    caps = client_capabilities("visual-studio-code")
+    caps.text_document.diagnostic = types.DiagnosticClientCapabilities(dynamic_registration=False)
+    caps.text_document.inline_completion = types.InlineCompletionClientCapabilities(dynamic_registration=False)
+    caps.workspace.diagnostics = types.DiagnosticWorkspaceClientCapabilities(refresh_support=True)
+    return caps
 
 
 def apply_text_edit(text: str, edit: types.TextEdit) -> str:

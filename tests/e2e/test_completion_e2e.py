@@ -22,7 +22,8 @@ def doc_pos(text: str) -> types.Position:
 
 @pytest.mark.parametrize("editor", ["visual-studio-code", "neovim"])
 async def test_completion_list_and_inline_come_from_the_model(tiny_bundle, tmp_path, editor):
-    async with lsp_session(tiny_bundle, editor=editor) as client:
+    # A tiny model is rarely confident: show every token it generates.
+    async with lsp_session(tiny_bundle, editor=editor, settings={"completion": {"minTokenProbability": 0}}) as client:
         uri = (tmp_path / "shapes.py").as_uri()
         open_doc(client, uri, SOURCE)
         result = await client.text_document_completion_async(types.CompletionParams(
@@ -90,3 +91,40 @@ async def test_burst_of_requests_with_cancellations_keeps_the_server_up(tiny_bun
         final = await client.text_document_completion_async(types.CompletionParams(
             text_document=types.TextDocumentIdentifier(uri=uri), position=pos))
         assert final is not None
+
+
+HALF_WORD = "import math\n\n\ndef area_of_circle(radius):\n    return math.pi * ra"
+
+
+async def test_completion_list_offers_several_words_that_start_with_the_typed_characters(tiny_bundle, tmp_path):
+    async with lsp_session(tiny_bundle, settings={"completion": {"minTokenProbability": 0}}) as client:
+        uri = (tmp_path / "half.py").as_uri()
+        open_doc(client, uri, HALF_WORD)
+        result = await client.text_document_completion_async(types.CompletionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), position=doc_pos(HALF_WORD)))
+        texts = [item.text_edit.new_text for item in result.items]
+        assert len(texts) >= 3 and len(set(texts)) == len(texts), texts
+        assert all(t.startswith("ra") and len(t) > 2 for t in texts), texts  # the typed word is kept, then continued
+        assert all(item.text_edit.range.start.character == len("    return math.pi * ") for item in result.items)
+        assert [item.sort_text for item in result.items] == sorted(item.sort_text for item in result.items)
+        assert all(item.filter_text == item.text_edit.new_text for item in result.items)
+
+
+async def test_pulled_diagnostics_answer_at_once_and_a_refresh_follows(tiny_bundle, tmp_path):
+    from tests.e2e.lsp_helpers import pulling_capabilities
+
+    async with lsp_session(tiny_bundle, capabilities=pulling_capabilities()) as client:
+        refreshed = asyncio.Event()
+        client.protocol.fm.features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = lambda *args: refreshed.set()
+
+        uri = (tmp_path / "review.py").as_uri()
+        open_doc(client, uri, SOURCE + "pi\n\n\ndef twice(x):\n    return x * 2\n")
+        params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        first = await client.text_document_diagnostic_async(params)
+        assert not first.items  # answered before any scoring: nothing reviewed yet
+        await asyncio.wait_for(refreshed.wait(), timeout=60)
+        second = await client.text_document_diagnostic_async(params)
+        assert second.result_id
+        third = await client.text_document_diagnostic_async(types.DocumentDiagnosticParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), previous_result_id=second.result_id))
+        assert third.kind == "unchanged" and third.result_id == second.result_id

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from devassist.server.features.postprocess import CursorContext, decide_mode, postprocess, stop_reached
+from devassist.server.features.postprocess import CursorContext, clean_prefix, decide_mode, postprocess, stop_reached
 
 
-def ctx(line_prefix="x = ", line_suffix="", next_lines=(), mode="line", indent=0):
-    return CursorContext(line_prefix, line_suffix, list(next_lines), mode, indent)
+def ctx(line_prefix="x = ", line_suffix="", next_lines=(), mode="line", indent=0, previous=(), confident=False):
+    return CursorContext(line_prefix, line_suffix, list(next_lines), mode, indent, list(previous), confident)
 
 
 GOLDEN = [
@@ -27,6 +27,22 @@ GOLDEN = [
     ("block-trailing-blank-lines", "pass\n\n\n", ctx("    ", mode="block", indent=4), "pass"),
     ("line-same-as-next-line-on-blank", "return total", ctx("    ", next_lines=["    return total"]), ""),
     ("crlf-normalized", "a\r\nb", ctx(), "a"),
+    # no comment at a code position; a comment line is completed as a comment
+    ("comment-at-statement-start-dropped", "# TODO: handle the rest", ctx("    "), ""),
+    ("comment-after-half-word-dropped", "# what", ctx("    x  "), ""),
+    ("block-starting-with-comment-dropped", "# set up\n    y = 2", ctx("    ", mode="block", indent=4), ""),
+    ("trailing-comment-cut", "compute(a)  # noqa: E501", ctx(), "compute(a)"),
+    ("hash-in-string-kept", 'f"#{n}"', ctx(), 'f"#{n}"'),
+    ("comment-line-completed", "the loop below", ctx("    # explain "), "the loop below"),
+    # a copy of a line above needs the model's confidence
+    ("copy-of-line-above-dropped", "self.x = x", ctx("        ", previous=["        self.x = x"]), ""),
+    ("copy-of-line-above-kept-when-confident", "self.x = x",
+     ctx("        ", previous=["        self.x = x"], confident=True), "self.x = x"),
+    ("not-a-copy-kept", "self.y = y", ctx("        ", previous=["        self.x = x"]), "self.y = y"),
+    # block lines keep the block's indentation (9 spaces under an 8-space block is cut)
+    ("block-odd-indent-cut", "a = 1\n         b = 2\n        c = 3", ctx("        ", mode="block", indent=8), "a = 1"),
+    ("block-bracket-continuation-kept", "f(a,\n          b)\n        c = 3", ctx("        ", mode="block", indent=8),
+     "f(a,\n          b)\n        c = 3"),
 ]
 
 
@@ -53,3 +69,16 @@ def test_stop_rules():
     block = ctx("    ", mode="block", indent=4)
     assert not stop_reached("a = 1\n    b = 2\n", block)
     assert stop_reached("a = 1\n    b = 2\nc = 3\n", block)
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("self, k,", ""),  # cut inside a list of arguments: nothing, never a fragment
+    ("foo(a, b) + ba", "foo(a, b)"),  # the last word may be cut in the middle
+    ("foo(a, b) + ", "foo(a, b)"),
+    ("items[0].na", "items[0]"),
+    ('open("data', "open"),  # a string left open
+    ("x.y(", "x.y"),
+    ("return value", "return"),
+], ids=["inside-call", "after-word", "after-operator", "attribute", "open-string", "open-paren", "whole"])
+def test_clean_prefix_when_the_budget_ends(raw, expected):
+    assert clean_prefix(raw) == expected

@@ -1,0 +1,104 @@
+"""Review scheduling around completions: the gate, pulled diagnostics from the last result, caching."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from devassist.server.features.review_scheduler import ReviewScheduler
+from devassist.server.lsp import ForegroundGate
+from devassist.server.settings import ReviewSettings
+from tests.unit.test_review import GOOD, make_feature
+
+URI = "file:///a.py"
+
+
+def test_review_waits_while_a_completion_is_in_flight():
+    async def scenario():
+        gate = ForegroundGate()
+        feature = make_feature()
+        sched = ReviewScheduler(feature, gate=gate)
+        gate.enter()  # a completion is queued
+        task = asyncio.ensure_future(sched.diagnose(URI, 1, GOOD, ReviewSettings(debounce_ms=0)))
+        await asyncio.wait({task}, timeout=0.3)
+        blocked = not task.done() and feature.signals.calls == 0  # stopped at its first check
+        gate.leave()
+        diagnostics = await task
+        return blocked, diagnostics, feature.signals.calls
+
+    blocked, diagnostics, calls = asyncio.run(scenario())
+    assert blocked and len(diagnostics) == 1 and calls >= 1
+
+
+def test_gate_counts_overlapping_completions():
+    gate = ForegroundGate()
+    gate.enter()
+    gate.enter()
+    gate.leave()
+    assert gate.busy and not gate.wait_idle(timeout=0.01)
+    gate.leave()
+    assert not gate.busy and gate.wait_idle(timeout=0.01)
+    done = threading.Event()
+    gate.enter()
+    waiter = threading.Thread(target=lambda: (gate.wait_idle(), done.set()))
+    waiter.start()
+    assert not done.wait(0.05)
+    gate.leave()
+    waiter.join(5)
+    assert done.is_set()
+
+
+def test_pull_answers_from_the_last_review_and_refreshes_when_a_new_one_is_done():
+    async def scenario():
+        sched = ReviewScheduler(make_feature())
+        settings = ReviewSettings(debounce_ms=0)
+        refreshed = asyncio.Event()
+        first = await sched.pull(URI, 1, GOOD, settings, refreshed.set)  # nothing reviewed yet
+        await refreshed.wait()
+        again = await sched.pull(URI, 1, GOOD, settings, refreshed.set)  # the finished review
+        refreshed.clear()
+        edited = GOOD.replace("WEIRD", "normal")
+        stale = await sched.pull(URI, 2, edited, settings, refreshed.set)  # answers at once, old result
+        await refreshed.wait()
+        fresh = await sched.pull(URI, 2, edited, settings, refreshed.set)
+        return first, again, stale, fresh
+
+    first, again, stale, fresh = asyncio.run(scenario())
+    assert first is None
+    assert again.version == 1 and len(again.diagnostics) == 1
+    assert stale is again  # the pull for version 2 did not wait for scoring
+    assert fresh.version == 2 and fresh.diagnostics == [] and fresh.result_id != again.result_id
+
+
+def test_pull_without_refresh_support_waits_for_the_review():
+    async def scenario():
+        sched = ReviewScheduler(make_feature())
+        return await sched.pull(URI, 1, GOOD, ReviewSettings(debounce_ms=0), None)
+
+    stored = asyncio.run(scenario())
+    assert stored.version == 1 and len(stored.diagnostics) == 1
+
+
+def test_unchanged_functions_are_not_scored_again():
+    feature = make_feature()
+    text = GOOD + "\n\ndef other(a):\n    return a + 1\n"
+    feature.review(text, ReviewSettings())
+    calls = feature.signals.calls
+    edited = text.replace("return a + 1", "return a + 2")
+    report = feature.review(edited, ReviewSettings())
+    assert feature.signals.calls == calls + 1  # only the edited function
+    assert report.scored == report.functions == 3
+
+
+def test_a_review_cut_short_continues_until_every_function_is_scored():
+    async def scenario():
+        feature = make_feature(delay_s=0.02)
+        sched = ReviewScheduler(feature, budget_s=0.05)
+        text = "".join(f"def f{i}(a):\n    return a + {i}\n\n\n" for i in range(12))
+        published = []
+        task = sched.schedule(URI, 1, text, ReviewSettings(debounce_ms=0), lambda u, v, d: published.append(v))
+        await task
+        return sched.result(URI), len(published)
+
+    stored, runs = asyncio.run(scenario())
+    assert stored.scored == stored.functions == 12 and runs >= 2
