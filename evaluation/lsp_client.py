@@ -166,7 +166,7 @@ class LspClient:
         self._send({"jsonrpc": "2.0", "id": msg["id"], "result": result})
 
 
-def server_command(bundle: Path | None) -> list[str]:
-    """`python -m devassist.server serve [--bundle B]` with this interpreter."""
-    cmd = [sys.executable, "-m", "devassist.server", "serve"]
+def server_command(bundle: Path | None, python: str | None = None) -> list[str]:
+    """`python -m devassist.server serve [--bundle B]` with this interpreter (or `python`)."""
+    cmd = [python or sys.executable, "-m", "devassist.server", "serve"]
     return cmd + (["--bundle", str(bundle)] if bundle else [])

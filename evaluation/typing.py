@@ -21,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +34,7 @@ EPILOG = """examples:
   devassist evaluate typing --source runs/heldout-clean --json
   devassist evaluate typing --source ~/src/myproject --spots 20 --no-open-files
   devassist evaluate typing --source DIR --bundle runs/my-bundle --out typing.json
+  devassist evaluate typing --source DIR --server-python ../old/.venv/bin/python   # the previous release
 """
 
 KEYSTROKE_S = 0.07  # a fast typist: ~14 characters a second
@@ -220,10 +222,10 @@ async def open_files_phase(editor: Editor, root: Path, files, spots: list[Spot],
 
 
 async def run_session(bundle: Path | None, spots: list[Spot], review: bool, root: Path, files,
-                      open_files: int) -> dict:
+                      open_files: int, python: str | None = None) -> dict:
     """All spots in one server session with review on or off."""
     settings = {} if review else {"review": {"enabled": False}}
-    client = LspClient(server_command(bundle), settings=settings)
+    client = LspClient(server_command(bundle, python), settings=settings)
     await client.start(root)
     editor = Editor(client)
     client.on_refresh = lambda: [editor.pull(u) for u in list(editor.pulls)]
@@ -234,8 +236,6 @@ async def run_session(bundle: Path | None, spots: list[Spot], review: bool, root
             if uri not in editor.versions:
                 editor.open(uri, spot.before)
             rows.append(await type_spot(editor, uri, spot))
-        for i in range(8):  # documents the idle/after phase opens lazily
-            pass
         extra = {}
         if open_files:
             for name in [f"idle_{i}.py" for i in range(5)] + [f"after_{i}.py" for i in range(3)]:
@@ -257,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--open-files", type=int, default=20, help="big files opened in the last phase (0: skip)")
     parser.add_argument("--no-review-off", action="store_true", help="skip the review-off session")
+    parser.add_argument("--server-python", help="run the server with this Python (another install, e.g. the "
+                                                "previous release, for a side-by-side run)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--out", type=Path, help="also write the JSON report (with every spot) here")
     args = parser.parse_args(argv)
@@ -273,15 +275,16 @@ def main(argv: list[str] | None = None) -> int:
 
         with tempfile.TemporaryDirectory(prefix="devassist-typing-") as tmp:
             root = Path(tmp)
-            on = await run_session(args.bundle, spots, True, root, files, args.open_files)
-            off = None if args.no_review_off else await run_session(args.bundle, spots, False, root, files, 0)
+            on = await run_session(args.bundle, spots, True, root, files, args.open_files, args.server_python)
+            off = None if args.no_review_off else await run_session(args.bundle, spots, False, root, files, 0,
+                                                                    args.server_python)
         return {"review_on": on, "review_off": off}
 
     started = time.monotonic()
     sessions = asyncio.run(both())
     report = {
         "source": str(args.source), "files": len(files), "spots_per_kind": args.spots, "seed": args.seed,
-        "bundle": str(args.bundle or "default"), "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
+        "bundle": str(args.bundle or "default"), "server_python": args.server_python or sys.executable, "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                                             "load_before": [round(x, 2) for x in load_before],
                                                             "load_after": [round(x, 2) for x in os.getloadavg()]},
         "wall_s": round(time.monotonic() - started, 1),

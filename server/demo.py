@@ -1,7 +1,10 @@
-"""`devassist demo`: start the real server, talk LSP to it as an editor would, print what it shows.
+"""`devassist demo`: start the real server, type into a file as a person would, print what it shows.
 
-The demo opens a sample Python file (or yours), asks for inline and list completions at a few
-cursor positions, and prints each suggestion as ghost text after the cursor, with its latency.
+The demo opens a sample Python file (or yours). At each marked spot the rest of that line is not
+written yet; the demo types the first characters of the real line one keystroke at a time (each
+keystroke sends didChange and an inline completion request, as an editor does), then prints the
+ghost text after the typed characters, the real line, whether the suggestion was useful (a
+correct start of the real rest, at least 4 characters, or all of it), and the completion list.
 """
 
 from __future__ import annotations
@@ -17,46 +20,40 @@ from lsprotocol import types
 
 CURSOR = "\u2588"  # marks a cursor position in the sample
 
-SAMPLE = f'''import os
-import json
+SAMPLE = f'''import json
+import os
 
 
-def read_json(path):
-    """Load a JSON file and return its content."""
+def load_settings(path):
+    \"\"\"Read the settings file, or return an empty dict when it is missing.\"\"\"
+    if not os.path.exists(path):
+        return {{}}
     with open(path, encoding="utf-8") as fh:
-        return json.{CURSOR}
+        {CURSOR}return json.load(fh)
 
 
-def list_python_files(root):
-    """Every .py file under root."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in filenames:
-            if name.endswith(".py"):
-                found.append(os.path.{CURSOR}
-    return found
-
-
-class Counter:
-    """Count things by key."""
+class Inventory:
+    \"\"\"Items and their counts.\"\"\"
 
     def __init__(self):
-        self.counts = {{}}
+        self.items = {{}}
 
-    def add(self, key):
-        self.counts[key] = self.counts.get(key, 0) + 1
+    def add(self, name, count=1):
+        {CURSOR}self.items[name] = self.items.get(name, 0) + count
 
-    def most_common(self, n):
-        {CURSOR}
+    def remove(self, name):
+        if name in self.items:
+            {CURSOR}del self.items[name]
 
-
-def main(argv=None):
-    for {CURSOR}
+    def total(self):
+        return sum(self.items.{CURSOR}values())
 '''
+
+TYPED = 2  # characters of the real line the demo types at each spot
 
 EPILOG = """examples:
   devassist demo                           # the sample file, the shipped bundle
-  devassist demo my_module.py              # cursors: put the character \u2588 where you want completions
+  devassist demo my_module.py              # spots: put the character \u2588 where typing starts
   devassist demo --bundle /tmp/tiny-bundle --no-color
 """
 
@@ -73,14 +70,14 @@ def split_cursors(text: str) -> tuple[str, list[int]]:
 
 
 def default_cursors(text: str, count: int = 4) -> list[int]:
-    """Without marks: the ends of a few lines spread through the file."""
+    """Without marks: the starts of a few statements spread through the file."""
     lines = text.split("\n")
     candidates = [i for i, line in enumerate(lines) if line.strip() and not line.strip().startswith("#")]
     picks = candidates[:: max(1, len(candidates) // count)][:count]
     offsets, pos = [], 0
     for i, line in enumerate(lines):
         if i in picks:
-            offsets.append(pos + len(line))
+            offsets.append(pos + len(line) - len(line.lstrip()))
         pos += len(line) + 1
     return offsets
 
@@ -145,31 +142,56 @@ async def run_demo(path_label: str, text: str, offsets: list[int], bundle: Path 
         text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
     print(f"{bold}devassist demo{reset}: {path_label}, server initialized in {ready_ms:.0f} ms "
           f"({' '.join(cmd[1:])})")
-    latencies = []
+    latencies, useful = [], 0
     for n, offset in enumerate(offsets, 1):
-        pos = position_of(text, offset)
-        t = time.perf_counter()
-        inline = await client.text_document_inline_completion_async(types.InlineCompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=pos,
-            context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
-        inline_ms = (time.perf_counter() - t) * 1000
+        line_start = text.rfind("\n", 0, offset) + 1
+        line_end = text.find("\n", offset)
+        line_end = len(text) if line_end < 0 else line_end
+        real = text[offset:line_end]
+        typed = real[:TYPED] if real[:TYPED].strip() else ""
+        before = text[:offset] + text[line_end:]  # the rest of the line is not written yet
+        version = n * 100
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=before)]))
+        cursor, inline_ms, items = offset, 0.0, []
+        for key in typed or [""]:
+            if key:
+                version += 1
+                pos = position_of(before, cursor)
+                client.text_document_did_change(types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+                    content_changes=[types.TextDocumentContentChangePartial(
+                        range=types.Range(start=pos, end=pos), text=key)]))
+                before = before[:cursor] + key + before[cursor:]
+                cursor += 1
+            t = time.perf_counter()
+            inline = await client.text_document_inline_completion_async(types.InlineCompletionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri), position=position_of(before, cursor),
+                context=types.InlineCompletionContext(trigger_kind=types.InlineCompletionTriggerKind.Automatic)))
+            inline_ms = (time.perf_counter() - t) * 1000
+            items = inline.items if inline is not None and not isinstance(inline, list) else (inline or [])
         t = time.perf_counter()
         listed = await client.text_document_completion_async(types.CompletionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), position=pos))
+            text_document=types.TextDocumentIdentifier(uri=uri), position=position_of(before, cursor)))
         list_ms = (time.perf_counter() - t) * 1000
         latencies.append(inline_ms)
-        items = inline.items if inline is not None and not isinstance(inline, list) else (inline or [])
         ghost = items[0].insert_text if items else ""
         ghost = ghost if isinstance(ghost, str) else ghost.value
-        line_start = text.rfind("\n", 0, offset) + 1
-        context_lines = text[:line_start].split("\n")[-3:-1]
-        print(f"\n{bold}[{n}] line {pos.line + 1}, column {pos.character + 1}{reset}")
-        for line in context_lines:
+        rest = real[len(typed):].rstrip()
+        first = ghost.split("\n", 1)[0].rstrip()
+        ok = bool(first) and (first == rest or (len(first.strip()) >= 4 and rest.startswith(first)))
+        useful += ok
+        pos = position_of(before, cursor)
+        print(f"\n{bold}[{n}] line {pos.line + 1}: typed {typed!r}{reset}" if typed else
+              f"\n{bold}[{n}] line {pos.line + 1}: nothing typed yet{reset}")
+        for line in text[:line_start].split("\n")[-3:-1]:
             print(f"  {dim}{line}{reset}")
         shown = ghost.replace("\n", "\n  ") if ghost else f"{dim}(no suggestion){reset}"
-        print(f"  {text[line_start:offset]}{dim if not color else chr(27) + '[36m'}{shown}{reset}")
+        print(f"  {text[line_start:offset]}{typed}{dim if not color else chr(27) + '[36m'}{shown}{reset}")
+        print(f"  {dim}real line: {text[line_start:line_end].strip()}  ->  {'useful' if ok else 'not useful'}{reset}")
         labels = [i.label for i in (listed.items if listed else [])]
-        print(f"  {dim}inline {inline_ms:.0f} ms; completion list {list_ms:.0f} ms: {labels[:1] or '[]'}{reset}")
+        print(f"  {dim}inline {inline_ms:.0f} ms; completion list {list_ms:.0f} ms: {labels[:5]}{reset}")
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
@@ -180,6 +202,7 @@ async def run_demo(path_label: str, text: str, offsets: list[int], bundle: Path 
     for d in diagnostics:
         print(f"review: line {d.range.start.line + 1}: {d.message}")
     if latencies:
+        print(f"useful suggestions: {useful} of {len(latencies)}")
         print(f"inline completion latency over {len(latencies)} requests: median {statistics.median(latencies):.0f} ms, "
               f"max {max(latencies):.0f} ms (end to end over LSP, including the first call)")
     return 0

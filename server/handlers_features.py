@@ -100,7 +100,7 @@ def register_review(server) -> None:
             cut = " (the first 1 MB)" if report.truncated_bytes else ""
             server.status("ready", f"reviewed {report.scored} of {report.functions} functions{cut}")
 
-    scheduler = ReviewScheduler(ReviewFeature(server.bundle, server.lm), executor=server.background,
+    scheduler = ReviewScheduler(ReviewFeature(server.bundle, server.lm, background=True), executor=server.background,
                                 gate=server.gate, on_report=coverage)
     server.extra_features["review"] = scheduler
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from devassist.server.features.postprocess import (CursorContext, clean_prefix, decide_mode, postprocess,
-                                                   stop_reached)
+                                                   stop_reached, trim_open_end)
 from devassist.server.features.completion_list import word_alternatives
 from devassist.server.runtime.constrain import heal_point
 from devassist.server.runtime.lm import LanguageModel, PromptCache
@@ -162,6 +162,8 @@ class CompletionEngine:
         raw = raw[len(heal):]
         if reason == "time":
             raw = clean_prefix(raw)
+        elif reason == "confidence":
+            raw = trim_open_end(raw)
         return raw, reason
 
     def prompt_at(self, prefix: str, suffix: str, ctx: CursorContext, settings: CompletionSettings,

@@ -6,6 +6,7 @@ Each filter takes the raw completion and the cursor context and returns the clea
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 OPENERS = {"(": ")", "[": "]", "{": "}"}
@@ -249,6 +250,18 @@ def clean_prefix(text: str) -> str:
         if depth <= 0 and (word_end or (ch in CLOSERS and nxt != ",")):
             best = i + 1
     return text[:best]
+
+
+def trim_open_end(text: str) -> str:
+    """A suggestion cut short must not end by opening something it does not fill: drop trailing
+    opening brackets and quotes, with a string prefix before a quote (`f"{` -> nothing)."""
+    while True:
+        trimmed = text.rstrip("([{")
+        if trimmed.endswith(('"', "'")):
+            trimmed = re.sub(r"(?<![A-Za-z0-9_])[fFrRbBuU]{0,2}$", "", trimmed[:-1])
+        if trimmed == text:
+            return text
+        text = trimmed
 
 
 def is_trivial(text: str) -> bool:

@@ -148,8 +148,9 @@ class ReviewFeature:
     """Scores the functions of a document and reports the unusual ones."""
 
     def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None,
-                 threads: int | None = None):
-        self.signals = signals if signals is not None else BundleSignals(bundle, lm, threads=threads, background=True)
+                 background: bool = False):
+        # `background`: the server's review yields the cores to completions (no spinning threads)
+        self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
 

@@ -74,3 +74,35 @@ def test_ngram_cache_mixing():
     assert mix_argmax(logits, dist, 0.0) == 3
     assert mix_argmax(logits, dist, 0.9) == 7
     assert abs(mix_probs(logits, dist, 0.5).sum() - 1) < 1e-6
+
+
+def _ids(lm, *pieces):
+    """Token ids whose texts are exactly `pieces`."""
+    ids = [lm.tokenizer.token_to_id(p.replace(" ", "\u0120")) for p in pieces]
+    assert None not in ids, pieces
+    return ids
+
+
+def test_confidence_cut_drops_the_unsure_tail_but_never_ends_inside_a_word(tiny_bundle):
+    from devassist.server.runtime.lm import GenerationResult
+
+    engine = CompletionEngine(LanguageModel(load_bundle(tiny_bundle), component="lm_int8"))
+    ids = _ids(engine.lm, " s", "e", ".", "d", "a")  # " se" typed, then ".", then a word of two tokens
+    sure, unsure = np.log(0.9), np.log(0.2)
+    result = GenerationResult(ids, "stop", 1.0, 10, [np.log(0.01), sure, sure, sure, unsure])
+    text, reason = engine.shown_part(result, " se", 0.5)
+    assert (text, reason) == (".", "confidence")  # "d" alone would be half of the word "da"
+    text, _ = engine.shown_part(GenerationResult(ids, "stop", 1.0, 10, [unsure] * 2 + [sure] * 3), " se", 0.5)
+    assert text == ".da"  # the typed characters' own probabilities do not count
+    assert engine.shown_part(GenerationResult(ids[:1], "time", 1.0, 10, [sure]), " se", 0.5)[0] is None
+
+
+def test_alternatives_start_with_the_typed_characters_and_are_distinct(tiny_bundle):
+    engine = CompletionEngine(LanguageModel(load_bundle(tiny_bundle), component="lm_int8"))
+    text = "def area(width, height):\n    return wi"
+    words = engine.alternatives(text, len(text), CompletionSettings(), "u", k=5)
+    assert 1 <= len(words) <= 5 and len({w for w, _ in words}) == len(words)
+    scores = [s for _, s in words]
+    assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
+    # each continues the typed "wi" (no new word after a space) and stops where its word ends
+    assert all(not w.startswith(" ") and " " not in w.strip() for w, _ in words), words

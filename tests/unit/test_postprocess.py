@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from devassist.server.features.postprocess import CursorContext, clean_prefix, decide_mode, postprocess, stop_reached
+from devassist.server.features.postprocess import (CursorContext, clean_prefix, decide_mode, postprocess, stop_reached,
+                                                   trim_open_end)
 
 
 def ctx(line_prefix="x = ", line_suffix="", next_lines=(), mode="line", indent=0, previous=(), confident=False):
@@ -82,3 +83,11 @@ def test_stop_rules():
 ], ids=["inside-call", "after-word", "after-operator", "attribute", "open-string", "open-paren", "whole"])
 def test_clean_prefix_when_the_budget_ends(raw, expected):
     assert clean_prefix(raw) == expected
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ('"', ""), ('f"{', ""), ("ast.", "ast."), ("foo(", "foo"), ("x[", "x"), ('rb"', ""), ('elif"', 'elif'),
+    ("value)", "value)"),
+], ids=["quote", "f-string", "dot-kept", "paren", "bracket", "bytes-prefix", "word-before-quote", "closed"])
+def test_a_suggestion_cut_for_confidence_does_not_end_by_opening(raw, expected):
+    assert trim_open_end(raw) == expected
