@@ -89,8 +89,9 @@ def variant_name(bundle, component: str) -> str:
     return "model_int8" if bundle.component(component).get("precision") == "int8" else "model"
 
 
-def pick_lines(files: list[tuple[str, str]], n: int, seed: int) -> list[tuple[str, str]]:
-    """(prefix, target) cases: code lines cut at a random point after their indentation."""
+def pick_lines(files: list[tuple[str, str]], n: int, seed: int, paths: list[str] | None = None) -> list[tuple[str, str]]:
+    """(prefix, target) cases: code lines cut at a random point after their indentation (each
+    case's file path appended to `paths` when given)."""
     rng = random.Random(seed)
     candidates = []
     for fi, (_, text) in enumerate(files):
@@ -105,6 +106,8 @@ def pick_lines(files: list[tuple[str, str]], n: int, seed: int) -> list[tuple[st
         indent = len(line) - len(line.lstrip())
         cut = rng.randint(indent, len(line.rstrip()) - 1)
         cases.append((files[fi][1][:offset + cut], line.rstrip()[cut:]))
+        if paths is not None:
+            paths.append(files[fi][0])
     return cases
 
 
@@ -175,7 +178,7 @@ def score_lines(preds: list[str], cases) -> dict:
 
 
 def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_corpus: Path | None,
-             n_lines: int, max_tokens: int, mix: float, seed: int, progress: bool = True) -> dict:
+             n_lines: int, max_tokens: int, mix: float, seed: int, progress: bool = True, repo_context: int = 0) -> dict:
     """Run every variant on the same cases; returns the report."""
     import onnxruntime
     from tqdm import tqdm
@@ -193,20 +196,32 @@ def evaluate(bundle_dir: Path, source: Path | None, corpus: Path | None, ngram_c
     main = lms[names[0]]
     stream = training_stream(ngram_corpus, main.tokenizer, main.eot_id)
     ngram = NgramModel(stream, main.vocab_size)
-    cases = pick_lines(files, n_lines, seed)
+    case_paths: list[str] = []
+    cases = pick_lines(files, n_lines, seed, case_paths)
     bar = tqdm(total=max_tokens + len(cases) * (2 * len(lms) + 2), desc="evaluate completion",
                disable=not progress, file=sys.stderr)
     acc = token_accuracy(main, files, max_tokens, ngram, mix, bar)
-    # The serving defaults (prompt budget included), only without the time budget: what users get.
-    settings = CompletionSettings(multiline=False, max_tokens=32, time_budget_ms=60_000)
+    # The serving defaults (prompt budget, healing of the typed characters), without the time
+    # budget and without the confidence cut: the model's whole line, as line-completion
+    # benchmarks score it. What the user is shown is `devassist evaluate typing`'s job.
+    settings = CompletionSettings(multiline=False, max_tokens=32, time_budget_ms=60_000, min_token_probability=0.0,
+                                  repo_context_tokens=repo_context)
     variants: dict[str, dict] = {}
+    repo_texts = [""] * len(cases)
+    if repo_context:  # each case's workspace: the other files of the evaluated set
+        from devassist.server.features.repo_context import RepoIndex
+
+        index = RepoIndex.from_files(files)
+        count = lambda t: len(main.encode(t))  # noqa: E731
+        repo_texts = [index.context(prefix, path, repo_context, count, document=prefix)
+                      for (prefix, _), path in zip(cases, case_paths)]
     for comp, lm in lms.items():
         for use_cache in (False, True):
             engine = CompletionEngine(lm, cache_mix=mix if use_cache else 0.0,
                                       use_fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)))
             preds = []
-            for prefix, _ in cases:
-                s = engine.complete(prefix, len(prefix), settings)
+            for (prefix, _), repo in zip(cases, repo_texts):
+                s = engine.complete(prefix, len(prefix), settings, repo=repo)
                 preds.append(s.text.split("\n", 1)[0] if s else "")
                 bar.update(1)
             name = variant_name(bundle, comp) + ("+cache" if use_cache else "")
@@ -256,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=30000, help="tokens scored for accuracy (default %(default)s)")
     parser.add_argument("--cache-mix", type=float, help="weight of the in-file cache (default: the bundle's, else 0.4)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--repo-context", type=int, default=0, metavar="TOKENS",
+                        help="put this many tokens of the other evaluated files' best snippets before each "
+                             "prompt (the evaluated folder as the workspace); default 0")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--out", type=Path, help="also write the JSON report here")
     args = parser.parse_args(argv)
@@ -266,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
         if mix is None:
             mix = float(load_bundle(args.bundle).manifest.get("defaults", {}).get("cache_mix", 0.0)) or 0.4
         report = evaluate(args.bundle, args.source, args.corpus, args.ngram_corpus, args.lines, args.max_tokens,
-                          mix, args.seed)
+                          mix, args.seed, repo_context=args.repo_context)
     except (ValueError, BundleError) as exc:
         print(f"devassist evaluate completion: {exc}", file=sys.stderr)
         return 2

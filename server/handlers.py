@@ -71,8 +71,14 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
     settings = server.settings.completion
     stop = lambda: cancel.is_set() or is_superseded()  # noqa: E731 - polled between decoding steps
 
+    repo_index = server.repo_index() if settings.repo_context_tokens else None
+
     def work():
-        suggestion = server.engine.complete(text, offset, settings, uri, stop, started)
+        repo = ""
+        if repo_index is not None:
+            repo = repo_index.context(text[:offset], uri_path(uri), settings.repo_context_tokens,
+                                      lambda t: len(server.lm.encode(t)), document=text)
+        suggestion = server.engine.complete(text, offset, settings, uri, stop, started, repo=repo)
         others = server.engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
         return suggestion, others
 
@@ -80,6 +86,14 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
     if suggestion is None and not others:
         return None
     return suggestion, others, codec, offset, text
+
+
+def uri_path(uri: str) -> str:
+    """The file system path of a file:// URI (the URI itself otherwise)."""
+    from urllib.parse import unquote, urlparse
+
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme == "file" else uri
 
 
 def register(server: DevassistServer) -> None:

@@ -16,7 +16,9 @@ import logging
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import unquote, urlparse
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -97,11 +99,33 @@ class DevassistServer(LanguageServer):
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-completion")
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-background")
         self.gate = ForegroundGate()
+        self._repo_index = None  # RepoIndex of the workspace, built on first use (repoContextTokens > 0)
+        self._repo_future = None
         self.supersede = Supersede()
         self.extra_features: dict[str, Any] = {}
         # (server, CodeActionParams, text) -> [CodeAction]; features append theirs at registration
         self.code_action_providers: list[Callable[..., list]] = []
         log.info("loaded bundle %s (%s) in %.0f ms on %s", bundle.name, self.lm.component, self.load_ms, self.lm.providers)
+
+    def repo_index(self):
+        """The workspace's snippet index for repository context, or None while it is being built.
+
+        Built once, on first use, in the background lane from the workspace folders' Python files.
+        """
+        if self._repo_index is None and self._repo_future is None:
+            from devassist.server.features.repo_context import RepoIndex
+
+            roots = [urlparse(f.uri).path for f in (self.workspace.folders or {}).values()]
+            if not roots and self.workspace.root_path:
+                roots = [self.workspace.root_path]
+
+            def build():
+                chunks = [c for root in roots for c in RepoIndex.from_folder(Path(unquote(root))).chunks]
+                self._repo_index = RepoIndex(chunks)
+                log.info("repository context: %d chunks from %s", len(chunks), ", ".join(roots) or "no folder")
+
+            self._repo_future = self.background.submit(build)
+        return self._repo_index
 
     @property
     def model_label(self) -> str:

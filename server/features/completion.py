@@ -167,7 +167,7 @@ class CompletionEngine:
         return raw, reason
 
     def prompt_at(self, prefix: str, suffix: str, ctx: CursorContext, settings: CompletionSettings,
-                  max_new: int) -> tuple[list[int], str]:
+                  max_new: int, repo: str = "") -> tuple[list[int], str]:
         """The prompt ids and the typed characters the continuation must regenerate.
 
         Prefix-constrained healing: BPE merges a word with the space before it (` self`), so a
@@ -176,7 +176,11 @@ class CompletionEngine:
         """
         budget = min(settings.context_tokens, self.lm.context_length - max_new - 4)
         heal = prefix[len(prefix) - heal_point(ctx.line_prefix):] if ctx.line_prefix else ""
-        return self.build_prompt(prefix[:len(prefix) - len(heal)], suffix, budget), heal
+        prompt = self.build_prompt(prefix[:len(prefix) - len(heal)], suffix, budget)
+        if repo:  # other files' snippets first, the document's own code nearest the cursor
+            room = self.lm.context_length - max_new - 4 - len(prompt)
+            prompt = self.lm.encode(repo)[-max(0, min(room, settings.repo_context_tokens)):] + prompt
+        return prompt, heal
 
     def reuse_for(self, uri: str) -> PromptCache:
         """The document's KV cache of its last prompt (a bounded LRU over documents)."""
@@ -206,8 +210,11 @@ class CompletionEngine:
         uri: str = "",
         is_cancelled: Callable[[], bool] | None = None,
         started: float | None = None,
+        repo: str = "",
     ) -> Suggestion | None:
-        """A suggestion at `offset` in `text`, or None when there is nothing worth showing."""
+        """A suggestion at `offset` in `text`, or None when there is nothing worth showing.
+
+        `repo`: snippets of the workspace's other files to put before the document's code."""
         started = started if started is not None else time.monotonic()
         offset = max(0, min(offset, len(text)))
         prefix, suffix = text[:offset], text[offset:]
@@ -219,7 +226,7 @@ class CompletionEngine:
             rest, mode = hit
             return Suggestion(rest, mode, "cache", (time.monotonic() - started) * 1000, 0, cached=True)
         max_new = settings.max_tokens if ctx.mode == "block" else min(settings.max_tokens, 32)
-        prompt, heal = self.prompt_at(prefix, suffix, ctx, settings, max_new)
+        prompt, heal = self.prompt_at(prefix, suffix, ctx, settings, max_new, repo)
         cache = None
         mix = settings.cache_mix if settings.cache_mix > 0 else self.cache_mix
         if mix > 0:
