@@ -2,7 +2,13 @@
 
 A bundle is a folder: ONNX files, `tokenizer.json`, `manifest.json` and `MODEL_CARD.md`. It is the
 only thing that passes from the PyTorch side to the server. The server trusts nothing that the
-manifest does not describe and refuses a bundle whose checksums do not match.
+manifest does not describe and refuses, with one line naming the file:
+- a folder named `*.partial`: a writer (export, fine-tune) that has not finished or was killed;
+- a file whose size or sha256 differs from the manifest;
+- a manifest whose defaults or components name a component or file it lacks (an interrupted
+  export), or a component without the keys the server reads (`n_layer`, ... for an LM);
+- a file that matches its checksum but not its kind: ONNX that is not an ONNX protobuf, JSON that
+  does not parse, a tokenizer `tokenizers` cannot read, a safetensors file with a broken header.
 
 manifest.json (format 1):
     {

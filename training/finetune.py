@@ -172,16 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source.exists():
         print(f"devassist finetune: {args.source} does not exist", file=sys.stderr)
         return 2
-    from devassist.export.staging import UnsafeOutput
+    from devassist.export.staging import UnsafeOutput, signals_end_process
     from devassist.server.bundle import BundleError
 
     try:
         report = finetune(args.bundle, args.source, args.out, args.time_budget, args.max_steps, args.eval_tokens, args.quiet)
+        signals_end_process()  # published: a Ctrl-C from here on just ends the process
     except (BundleError, UnsafeOutput) as exc:
         print(f"devassist finetune: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM while the bundle was staged
-        print(f"devassist finetune: {exc or 'interrupted'}; nothing was written to {args.out}", file=sys.stderr)
+        print(f"devassist finetune: {exc or 'interrupted'}; no partial bundle or work folder was left", file=sys.stderr)
         return 130
     acc = report["held_out_next_token_accuracy"]
     print(f"fine-tuned on {report['train_files']} files for {report['steps']} steps ({report['wall_time_s']:.0f} s): "

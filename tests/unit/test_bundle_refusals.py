@@ -119,7 +119,7 @@ def docstring_without_its_lm(m: dict) -> None:
     (lambda m: m["components"]["lm"].pop("n_layer"), "component 'lm' lacks 'n_layer'"),
     (lambda m: m["components"]["lm_int8"].update(head_dim="64"), "head_dim '64', not a positive integer"),
     (lambda m: m["components"]["review"].pop("calibration"), "component 'review' lacks 'calibration'"),
-    (lambda m: m["components"]["review"].update(signals="review_signals.onnx"), "'review_signals.onnx', which is not listed"),
+    (lambda m: m["components"]["review"].update(detector="review_gone.onnx"), "'review_gone.onnx', which is not listed"),
 ], ids=["default-component-missing", "docstring-lm-missing", "no-n_layer", "head_dim-string",
         "review-no-calibration", "review-unlisted-file"])
 def test_incomplete_manifests_are_refused(bundle_copy, change, reason):

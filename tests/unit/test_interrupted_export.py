@@ -58,6 +58,12 @@ def leftovers(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name.endswith(".partial") or p.name.startswith(".export-"))
 
 
+def temp_leftovers(tmpdir: Path) -> list[str]:
+    """What a run left in its TMPDIR, but onnxruntime 1.32's telemetry session id `.ses` (a file
+    it writes on import, not ours: issue 19 item 5)."""
+    return sorted(p.name for p in tmpdir.iterdir() if p.name != ".ses")
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory, tiny_run) -> Path:
     """An uninterrupted export of the tiny run: the complete bundle every case is compared with."""
@@ -82,7 +88,7 @@ def test_an_interrupted_export_leaves_the_old_bundle_or_the_whole_new_one(tmp_pa
     code, lines, err = run_and_signal(["export", str(tiny_run), "--out", str(out), *EXPORT_ARGS], after(after_line),
                                       sig, tmp_path / "tmp")
     assert len(lines) >= after_line
-    assert leftovers(tmp_path) == [] and list((tmp_path / "tmp").iterdir()) == []
+    assert leftovers(tmp_path) == [] and temp_leftovers(tmp_path / "tmp") == []
     assert "Traceback" not in err
     now = read_manifest(out)
     load_bundle(out)  # whichever it is, it is whole
@@ -128,5 +134,5 @@ def test_an_interrupted_finetune_removes_its_work_and_partial_bundle(tmp_path, t
                                       signal.SIGTERM, tmp_path / "tmp")
     assert code == 130, err
     assert any(line.startswith("lm.onnx: fp32 parity") for line in lines), lines
-    assert not out.exists() and leftovers(tmp_path) == [] and list((tmp_path / "tmp").iterdir()) == []
+    assert not out.exists() and leftovers(tmp_path) == [] and temp_leftovers(tmp_path / "tmp") == []
     assert "interrupted by SIGTERM" in err.strip().splitlines()[-1] and "Traceback" not in err
