@@ -41,15 +41,23 @@ def partial_path(out: Path) -> Path:
 
 @contextlib.contextmanager
 def signals_held() -> Iterator[None]:
-    """Hold back SIGINT and SIGTERM (delivered when the block ends) in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
+    """Hold back SIGINT and SIGTERM until the block ends, then deliver the first one that came.
+
+    The handlers are swapped rather than the signal mask set: a mask holds only the main
+    thread, while the kernel may deliver the signal to any of torch's or onnxruntime's threads.
+    """
+    if threading.current_thread() is not threading.main_thread():  # signals reach the main thread only
         yield
         return
-    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    caught: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signum, _frame: caught.append(signum)) for sig in _HELD}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+        if caught:
+            signal.raise_signal(caught[0])
 
 
 @contextlib.contextmanager
@@ -83,9 +91,8 @@ def interrupts_raise() -> Iterator[None]:
         yield
     finally:
         _handler_depth[0] -= 1
-        with signals_held():
-            for sig, old in previous.items():
-                signal.signal(sig, old)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def signals_end_process() -> None:
