@@ -27,7 +27,8 @@ from devassist.training.lm import RunConfig, SampleMaker, fixed_windows, hf_conf
 
 EPILOG = """examples:
   devassist train --config training/configs/tiny.toml --out runs/tiny        # seconds
-  torchrun --standalone --nproc_per_node 2 -m devassist.training.train --config training/configs/tiny.toml --out runs/tiny2
+  torchrun --standalone --nproc_per_node 2 -m devassist.training.train --config training/configs/tiny.toml \\
+      --out runs/tiny2 --loss-log runs/tiny2/losses.tsv                      # 2 processes (DDP), one global batch
   devassist train --config training/configs/default.toml --out runs/default  # the shipped recipe
   devassist train --config training/configs/default.toml --out runs/default --resume --time-budget 600
 """
