@@ -86,7 +86,7 @@ def bad_checkpoint(bundle: Path) -> Path:
     (garbage_onnx, "lm_int8.onnx", "malformed ONNX"),
     (cut_in_half("lm_int8.onnx"), "lm_int8.onnx", "malformed ONNX"),
     (unloadable_onnx, "lm_int8.onnx", "onnxruntime cannot load"),
-    (cut_in_half("tokenizer.json"), "tokenizer.json", "malformed JSON"),
+    (cut_in_half("tokenizer.json"), "tokenizer.json", "not a tokenizer"),
     (not_a_tokenizer, "tokenizer.json", "not a tokenizer"),
     (cut_in_half("review_calibration.json"), "review_calibration.json", "malformed JSON"),
     (bad_checkpoint, "model.safetensors", "malformed safetensors"),
