@@ -12,7 +12,7 @@ from pathlib import Path
 from devassist.export.bundle import seal, write_model_card
 from devassist.export.onnx import export_embedder, export_lm, quantize_int8
 from devassist.export.parity import ParityError, check_embedder, check_lm
-from devassist.export.staging import UnsafeOutput, signals_end_process, staged_folder
+from devassist.export.staging import UnsafeOutput, staged_folder
 
 EPILOG = """The bundle is written into OUT.partial and renamed to OUT only when complete; an interrupted
 export (Ctrl-C, SIGTERM) removes it and leaves OUT as it was. OUT, if it exists, must be a bundle.
@@ -156,7 +156,6 @@ def main(argv: list[str] | None = None) -> int:
         export_bundle(args.run_dir, args.out, None if args.quantize == "none" else args.quantize,
                       None if args.embed == "none" else args.embed, args.name, args.drop_fp32, args.checkpoint, args.cache_mix,
                       not args.no_fim, log=lambda line: print(line, flush=True))
-        signals_end_process()  # published: a Ctrl-C from here on just ends the process
     except (ParityError, FileNotFoundError, ValueError, UnsafeOutput) as exc:
         print(f"devassist export: {exc}", file=sys.stderr)
         return 1

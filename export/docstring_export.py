@@ -100,13 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.bundle or args.new_bundle):
         p.error("give --bundle or --new-bundle")
     from devassist.export.parity import ParityError
-    from devassist.export.staging import UnsafeOutput, signals_end_process
+    from devassist.export.staging import UnsafeOutput
 
     try:
         target = args.new_bundle or args.out_bundle or args.bundle
         export_docstring_lm(args.run, args.bundle, target)
         set_docstring_options(target, **{k: getattr(args, k) for k in DECODING_KEYS})
-        signals_end_process()  # published: a Ctrl-C from here on just ends the process
     except (ParityError, ValueError, FileNotFoundError, UnsafeOutput) as exc:
         print(f"docstring export: {exc}", file=sys.stderr)
         return 1

@@ -95,15 +95,6 @@ def interrupts_raise() -> Iterator[None]:
             signal.signal(sig, old)
 
 
-def signals_end_process() -> None:
-    """From now on SIGINT ends the process quietly, as SIGTERM does: call once the output is published.
-
-    Otherwise a Ctrl-C while the interpreter shuts down prints a KeyboardInterrupt traceback.
-    """
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-
-
 def remove_tree(path: Path) -> None:
     """Remove a folder we created (or a stale one of ours), with SIGINT/SIGTERM held back."""
     with signals_held():

@@ -172,12 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source.exists():
         print(f"devassist finetune: {args.source} does not exist", file=sys.stderr)
         return 2
-    from devassist.export.staging import UnsafeOutput, signals_end_process
+    from devassist.export.staging import UnsafeOutput
     from devassist.server.bundle import BundleError
 
     try:
         report = finetune(args.bundle, args.source, args.out, args.time_budget, args.max_steps, args.eval_tokens, args.quiet)
-        signals_end_process()  # published: a Ctrl-C from here on just ends the process
     except (BundleError, UnsafeOutput) as exc:
         print(f"devassist finetune: {exc}", file=sys.stderr)
         return 1
