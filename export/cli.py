@@ -12,8 +12,12 @@ from pathlib import Path
 from devassist.export.bundle import seal, write_model_card
 from devassist.export.onnx import export_embedder, export_lm, quantize_int8
 from devassist.export.parity import ParityError, check_embedder, check_lm
+from devassist.export.staging import UnsafeOutput, staged_folder
 
-EPILOG = """examples:
+EPILOG = """The bundle is written into OUT.partial and renamed to OUT only when complete; an interrupted
+export (Ctrl-C, SIGTERM) removes it and leaves OUT as it was. OUT, if it exists, must be a bundle.
+
+examples:
   devassist export runs/tiny --out /tmp/tiny-bundle
   devassist export runs/default --out models/default --quantize int8 --embed int8 --drop-fp32 --checkpoint
 """
@@ -36,27 +40,35 @@ def lm_description(run_dir: Path, file: str, precision: str) -> dict:
 def export_bundle(run_dir: Path, out: Path, quantize: str | None = "int8", embed: str | None = "fp32",
                   name: str | None = None, drop_fp32: bool = False, checkpoint: bool = False,
                   cache_mix: float = 0.0, fim: bool = True, log=print) -> dict:
-    """Export, parity-check and seal a bundle; returns its manifest. Raises ParityError.
+    """Export, parity-check and seal a bundle into `OUT.partial`, then publish it as `out`.
 
-    `embed` is the encoder's precision (None: no encoder). `drop_fp32` keeps only the int8 LM
-    in the bundle (its fp32 parity record stays in the manifest); `checkpoint` ships the
-    PyTorch weights in fp16 safetensors, for fine-tuning and benchmarks.
+    Returns its manifest. Raises ParityError. An exception, SIGINT or SIGTERM on the way leaves
+    `out` as it was and no partial folder (`devassist.export.staging`).
     """
-    from devassist.training.tokenizer import SPECIAL_TOKENS
-
     run_dir, out = Path(run_dir), Path(out)
     if not (run_dir / "model.safetensors").exists():
         raise FileNotFoundError(f"{run_dir}: no model.safetensors (is this a `devassist train` run folder?)")
     if drop_fp32 and quantize != "int8":
         raise ValueError("--drop-fp32 needs --quantize int8: the bundle must keep one LM")
-    staging = out.with_name(out.name + ".partial")
-    if staging.exists():
-        shutil.rmtree(staging)
-    staging.mkdir(parents=True)
+    t0 = time.perf_counter()
+    with staged_folder(out) as staging:
+        manifest = build_bundle(run_dir, staging, quantize, embed, name or out.name, drop_fp32, checkpoint,
+                                cache_mix, fim, log)
+        log(f"publishing {out}")
+    size = sum(f["size"] for f in manifest["files"].values())
+    log(f"bundle {out}: {len(manifest['files'])} files, {size / 1e6:.1f} MB, exported in {time.perf_counter() - t0:.1f} s")
+    return manifest
+
+
+def build_bundle(run_dir: Path, staging: Path, quantize: str | None, embed: str | None, name: str,
+                 drop_fp32: bool, checkpoint: bool, cache_mix: float, fim: bool, log=print) -> dict:
+    """Write and seal a complete bundle into the (empty) folder `staging`; returns its manifest."""
+    from devassist.training.tokenizer import SPECIAL_TOKENS
+
     shutil.copy(run_dir / "tokenizer.json", staging / "tokenizer.json")
     record = json.loads((run_dir / "run.json").read_text()) if (run_dir / "run.json").exists() else {}
     manifest: dict = {
-        "name": name or out.name,
+        "name": name,
         "tokenizer": {"file": "tokenizer.json", "special_tokens": dict(SPECIAL_TOKENS)},
         "components": {},
         "training": {k: record[k] for k in ("config", "step", "tokens_seen", "train_loss", "valid_loss",
@@ -64,7 +76,7 @@ def export_bundle(run_dir: Path, out: Path, quantize: str | None = "int8", embed
                                              "corpus_files", "n_params") if k in record},
         "defaults": {"completion_component": "lm", "cache_mix": cache_mix, "fim": fim},
     }
-    t0 = time.perf_counter()
+    log("exporting lm.onnx")
     export_lm(run_dir, staging / "lm.onnx")
     components = manifest["components"]
     components["lm"] = lm_description(run_dir, "lm.onnx", "fp32")
@@ -105,14 +117,10 @@ def export_bundle(run_dir: Path, out: Path, quantize: str | None = "int8", embed
         save_checkpoint_fp16(run_dir, staging / "checkpoint")
         components["checkpoint"] = {"kind": "pytorch-checkpoint", "precision": "fp16",
                                     "files": ["checkpoint/model.safetensors", "checkpoint/config.json"]}
+        log("checkpoint: fp16 weights written")
     write_model_card(staging, manifest)
-    manifest = seal(staging, manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
-    size = sum(f["size"] for f in manifest["files"].values())
-    log(f"bundle {out}: {len(manifest['files'])} files, {size / 1e6:.1f} MB, exported in {time.perf_counter() - t0:.1f} s")
-    return manifest
+    log("sealing manifest.json")
+    return seal(staging, manifest)
 
 
 def save_checkpoint_fp16(run_dir: Path, dst: Path) -> None:
@@ -147,8 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         export_bundle(args.run_dir, args.out, None if args.quantize == "none" else args.quantize,
                       None if args.embed == "none" else args.embed, args.name, args.drop_fp32, args.checkpoint, args.cache_mix,
-                      not args.no_fim)
-    except (ParityError, FileNotFoundError, ValueError) as exc:
+                      not args.no_fim, log=lambda line: print(line, flush=True))
+    except (ParityError, FileNotFoundError, ValueError, UnsafeOutput) as exc:
         print(f"devassist export: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM while the bundle was staged
+        print(f"devassist export: {exc or 'interrupted'}; no partial bundle was left", file=sys.stderr)
+        return 130
     return 0

@@ -35,12 +35,13 @@ def export_docstring_lm(run: Path, bundle: Path | None, out: Path, log=print) ->
     from devassist.export.cli import lm_description
     from devassist.export.onnx import export_lm, quantize_int8
     from devassist.export.parity import check_lm
+    from devassist.export.staging import interrupts_raise, staged_folder
     from devassist.server.bundle import load_bundle
     from devassist.training.tokenizer import SPECIAL_TOKENS
 
     run, out = Path(run), Path(out)
     record = json.loads((run / "run.json").read_text()) if (run / "run.json").exists() else {}
-    with tempfile.TemporaryDirectory() as tmp:
+    with interrupts_raise(), tempfile.TemporaryDirectory() as tmp:  # SIGTERM too removes the temp folder
         own = Path(tmp) / "own"  # a bundle with the run's tokenizer, where parity is checked
         own.mkdir()
         shutil.copy(run / "tokenizer.json", own / "tokenizer.json")
@@ -63,33 +64,26 @@ def export_docstring_lm(run: Path, bundle: Path | None, out: Path, log=print) ->
         comps.pop("docstring_lm_fp32")
         (own / "docstring_lm_fp32.onnx").unlink()
 
-        staging = out.with_name(out.name + ".partial")
-        if staging.exists():
-            shutil.rmtree(staging)
-        if bundle is None:
-            shutil.copytree(own, staging)
-        else:
-            shutil.copytree(bundle, staging)
-            manifest = load_bundle(staging).manifest
-            manifest.pop("created", None)
-            shutil.copy(own / "docstring_lm.onnx", staging / "docstring_lm.onnx")
-            if (staging / manifest["tokenizer"]["file"]).read_bytes() != (run / "tokenizer.json").read_bytes():
-                shutil.copy(run / "tokenizer.json", staging / "docstring_tokenizer.json")
-                desc["tokenizer"] = "docstring_tokenizer.json"
-    comps = manifest.setdefault("components", {})
-    comps["docstring_lm"] = desc
-    docstring = dict(comps.get("docstring", {}))
-    docstring.update({"summarizer": "model", "lm": "docstring_lm"})
-    for key in ("max_prompt_tokens", "max_new_tokens"):  # the prompt shape the model was tuned on
-        if key in desc["finetune"]:
-            docstring[key] = desc["finetune"][key]
-    if desc["finetune"].get("hints"):
-        docstring["hints"] = "retrieval"  # trained with the nearest function's sentence in its prompt
-    comps["docstring"] = docstring
-    seal(staging, manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)
+        # The bundle is written into OUT.partial and published only when sealed.
+        with staged_folder(out, seed=own if bundle is None else Path(bundle)) as staging:
+            if bundle is not None:
+                manifest = load_bundle(staging, partial_ok=True).manifest
+                manifest.pop("created", None)
+                shutil.copy(own / "docstring_lm.onnx", staging / "docstring_lm.onnx")
+                if (staging / manifest["tokenizer"]["file"]).read_bytes() != (run / "tokenizer.json").read_bytes():
+                    shutil.copy(run / "tokenizer.json", staging / "docstring_tokenizer.json")
+                    desc["tokenizer"] = "docstring_tokenizer.json"
+            comps = manifest.setdefault("components", {})
+            comps["docstring_lm"] = desc
+            docstring = dict(comps.get("docstring", {}))
+            docstring.update({"summarizer": "model", "lm": "docstring_lm"})
+            for key in ("max_prompt_tokens", "max_new_tokens"):  # the prompt shape the model was tuned on
+                if key in desc["finetune"]:
+                    docstring[key] = desc["finetune"][key]
+            if desc["finetune"].get("hints"):
+                docstring["hints"] = "retrieval"  # trained with the nearest function's sentence in its prompt
+            comps["docstring"] = docstring
+            seal(staging, manifest)
     return desc
 
 
@@ -106,14 +100,18 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.bundle or args.new_bundle):
         p.error("give --bundle or --new-bundle")
     from devassist.export.parity import ParityError
+    from devassist.export.staging import UnsafeOutput
 
     try:
         target = args.new_bundle or args.out_bundle or args.bundle
         export_docstring_lm(args.run, args.bundle, target)
         set_docstring_options(target, **{k: getattr(args, k) for k in DECODING_KEYS})
-    except (ParityError, ValueError, FileNotFoundError) as exc:
+    except (ParityError, ValueError, FileNotFoundError, UnsafeOutput) as exc:
         print(f"docstring export: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM while the bundle was staged
+        print(f"docstring export: {exc or 'interrupted'}; no partial bundle was left", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -12,7 +12,9 @@ def _optimum_export(run_dir: Path, out_file: Path, task: str) -> None:
     """Export the run's GPT-2 with optimum for `task` to one ONNX file."""
     from optimum.exporters.onnx import main_export
 
-    with tempfile.TemporaryDirectory() as tmp:
+    # The work folder sits beside the output (inside a bundle's OUT.partial), so a killed export
+    # leaves nothing in /tmp: the next run removes the stale partial folder with it.
+    with tempfile.TemporaryDirectory(dir=Path(out_file).parent, prefix=".export-") as tmp:
         src, dst = Path(tmp) / "src", Path(tmp) / "onnx"
         src.mkdir()
         for name in ("config.json", "model.safetensors", "generation_config.json"):

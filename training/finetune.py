@@ -11,7 +11,6 @@ import argparse
 import json
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +19,9 @@ EPILOG = """examples:
   devassist finetune --bundle models/default --source ~/src/myproject --out ~/bundles/myproject
   devassist finetune --bundle models/default --source . --out /tmp/mine --time-budget 120
   devassist serve --bundle ~/bundles/myproject
+
+The new bundle is built in OUT.partial (and the work in OUT.work.partial) and renamed to OUT only
+when complete; Ctrl-C or SIGTERM removes both and leaves OUT as it was.
 """
 
 LM_COMPONENTS = {"lm", "lm_int8", "embed", "checkpoint", "lm_fp32_parity"}
@@ -97,56 +99,61 @@ def finetune(bundle_dir: Path, source: Path, out: Path, time_budget: float, max_
              eval_tokens: int, quiet: bool = False) -> dict:
     """Fine-tune, export and report; returns the report (also in the new manifest)."""
     from devassist.export.bundle import add_component
-    from devassist.export.cli import export_bundle
+    from devassist.export.cli import build_bundle
+    from devassist.export.staging import scratch_folder, staged_folder
     from devassist.server.bundle import load_bundle
+    from devassist.server.safe_io import write_atomic
     from devassist.training.corpus import build_corpus
     from devassist.training.lm import RunConfig
     from devassist.training.train import train
 
     bundle = load_bundle(bundle_dir)
-    work = Path(tempfile.mkdtemp(prefix="devassist-finetune-"))
-    base = checkpoint_dir(bundle, work / "base")
-    summary = build_corpus([source], work / "corpus", progress=not quiet)
-    rows = resplit(work / "corpus", held_out_percent=20)
-    train_files = [r for r in rows if r["split"] == "train"]
-    held_out = [r["text"] for r in rows if r["split"] != "train"]
-    if not train_files or not held_out:
-        raise SystemExit(f"{source}: need Python files in both the train and held-out splits "
-                         f"(found {len(train_files)} train, {len(held_out)} held out)")
-    cfg = RunConfig()
-    saved = bundle.manifest.get("training", {}).get("config", {})
-    for section in ("model", "data"):
-        for key, value in saved.get(section, {}).items():
-            setattr(getattr(cfg, section), key, value)
-    cfg.train.lr, cfg.train.min_lr, cfg.train.warmup_steps = 3e-4, 3e-5, 20
-    cfg.train.batch_size, cfg.train.max_steps, cfg.train.time_budget_s = 8, max_steps, time_budget
-    cfg.train.eval_interval, cfg.train.eval_batches = max(50, max_steps // 4), 4
-    before = held_out_accuracy(base, bundle.tokenizer_path, held_out, eval_tokens)
-    run = work / "run"
-    shutil.copy(bundle.tokenizer_path, work / "tokenizer.json")
-    record = train(cfg, run, corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=quiet, init_dir=base)
-    after = held_out_accuracy(run, bundle.tokenizer_path, held_out, eval_tokens)
-    comps = bundle.components
-    export_bundle(run, out, quantize="int8", embed=comps.get("embed", {}).get("precision") if "embed" in comps else None,
-                  name=out.name, drop_fp32="lm_fp32_parity" in comps, checkpoint=True,
-                  cache_mix=float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0)),
-                  log=(lambda *_: None) if quiet else print)
-    # Features' components travel along unchanged (review keeps its own signals graph, so its
-    # calibration stays consistent; `devassist review calibrate` refits it on the new model).
-    for name, desc in comps.items():
-        if name not in LM_COMPONENTS:
-            listed = bundle.manifest["files"]
-            refs = [v for v in desc.values() if isinstance(v, str) and v in listed]
-            refs += [r for v in desc.values() if isinstance(v, list) for r in v if isinstance(r, str) and r in listed]
-            add_component(out, name, desc, {r: bundle.path(r) for r in refs})
-    report = {"source": str(source), "train_files": len(train_files), "held_out_files": len(held_out),
-              "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_time_s": record["wall_time_s"],
-              "held_out_next_token_accuracy": {"before": before, "after": after, "gain": round(after - before, 2)},
-              "corpus_files": summary["files"]}
-    manifest_path = out / "finetune.json"
-    manifest_path.write_text(json.dumps(report, indent=2) + "\n")
-    add_component(out, "finetune_report", {"kind": "record", "file": "finetune.json"})
-    shutil.rmtree(work, ignore_errors=True)
+    out = Path(out)
+    log = (lambda *_: None) if quiet else (lambda line: print(line, flush=True))
+    # The new bundle is built in OUT.partial and the work (corpus, run) in OUT.work.partial; an
+    # exception, SIGINT or SIGTERM removes both and leaves OUT as it was.
+    with staged_folder(out) as staging, scratch_folder(out, "work") as work:
+        base = checkpoint_dir(bundle, work / "base")
+        summary = build_corpus([source], work / "corpus", progress=not quiet)
+        rows = resplit(work / "corpus", held_out_percent=20)
+        train_files = [r for r in rows if r["split"] == "train"]
+        held_out = [r["text"] for r in rows if r["split"] != "train"]
+        if not train_files or not held_out:
+            raise SystemExit(f"{source}: need Python files in both the train and held-out splits "
+                             f"(found {len(train_files)} train, {len(held_out)} held out)")
+        cfg = RunConfig()
+        saved = bundle.manifest.get("training", {}).get("config", {})
+        for section in ("model", "data"):
+            for key, value in saved.get(section, {}).items():
+                setattr(getattr(cfg, section), key, value)
+        cfg.train.lr, cfg.train.min_lr, cfg.train.warmup_steps = 3e-4, 3e-5, 20
+        cfg.train.batch_size, cfg.train.max_steps, cfg.train.time_budget_s = 8, max_steps, time_budget
+        cfg.train.eval_interval, cfg.train.eval_batches = max(50, max_steps // 4), 4
+        before = held_out_accuracy(base, bundle.tokenizer_path, held_out, eval_tokens)
+        run = work / "run"
+        shutil.copy(bundle.tokenizer_path, work / "tokenizer.json")
+        record = train(cfg, run, corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=quiet, init_dir=base)
+        after = held_out_accuracy(run, bundle.tokenizer_path, held_out, eval_tokens)
+        comps = bundle.components
+        build_bundle(run, staging, quantize="int8", embed=comps["embed"].get("precision") if "embed" in comps else None,
+                     name=out.name, drop_fp32="lm_fp32_parity" in comps, checkpoint=True,
+                     cache_mix=float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0)),
+                     fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)), log=log)
+        # Features' components travel along unchanged (review keeps its own signals graph, so its
+        # calibration stays consistent; `devassist review calibrate` refits it on the new model).
+        for name, desc in comps.items():
+            if name not in LM_COMPONENTS:
+                listed = bundle.manifest["files"]
+                refs = [v for v in desc.values() if isinstance(v, str) and v in listed]
+                refs += [r for v in desc.values() if isinstance(v, list) for r in v if isinstance(r, str) and r in listed]
+                add_component(staging, name, desc, {r: bundle.path(r) for r in refs})
+        report = {"source": str(source), "train_files": len(train_files), "held_out_files": len(held_out),
+                  "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_time_s": record["wall_time_s"],
+                  "held_out_next_token_accuracy": {"before": before, "after": after, "gain": round(after - before, 2)},
+                  "corpus_files": summary["files"]}
+        write_atomic(staging / "finetune.json", json.dumps(report, indent=2) + "\n")
+        add_component(staging, "finetune_report", {"kind": "record", "file": "finetune.json"})
+        log(f"publishing {out}")
     return report
 
 
@@ -165,7 +172,17 @@ def main(argv: list[str] | None = None) -> int:
     if not args.source.exists():
         print(f"devassist finetune: {args.source} does not exist", file=sys.stderr)
         return 2
-    report = finetune(args.bundle, args.source, args.out, args.time_budget, args.max_steps, args.eval_tokens, args.quiet)
+    from devassist.export.staging import UnsafeOutput
+    from devassist.server.bundle import BundleError
+
+    try:
+        report = finetune(args.bundle, args.source, args.out, args.time_budget, args.max_steps, args.eval_tokens, args.quiet)
+    except (BundleError, UnsafeOutput) as exc:
+        print(f"devassist finetune: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM while the bundle was staged
+        print(f"devassist finetune: {exc or 'interrupted'}; no partial bundle or work folder was left", file=sys.stderr)
+        return 130
     acc = report["held_out_next_token_accuracy"]
     print(f"fine-tuned on {report['train_files']} files for {report['steps']} steps ({report['wall_time_s']:.0f} s): "
           f"held-out next-token accuracy {acc['before']:.1f}% -> {acc['after']:.1f}% ({acc['gain']:+.1f}) -> {args.out}")

@@ -11,10 +11,13 @@
 #   python -m devassist.training.docstring_data ... --out .gpu/docstring_examples.npz  # docs/DOCSTRINGS.md
 # and carry .gpu; the shipped bundle's two larger ONNX files and the checkpoint can be left out of
 # the transfer for the call (git rm --cached + .git/info/exclude, restored with git reset after).
+# With several GPUs each config trains on all of them, one config after another, under torchrun
+# (DDP over NCCL, the config's batch_size split across the GPUs; docs/SCALE.md); with one GPU
+# the configs share it side by side.
 # Usage (from the repo root): bash training/gpu_train.sh [CONFIG ...]
 #   env: TIME_BUDGET (s, overrides the configs'), DS_BUDGET (s, docstring fine-tune; 0 skips it),
 #        ORT_CHECK (1: time the shipped LM on onnxruntime's providers there), DEVICE (cuda), DATA (.gpu),
-#        OUT (/tmp/gpu-out)
+#        OUT (/tmp/gpu-out), NGPU (GPUs to train on; default: all that nvidia-smi lists)
 set -uo pipefail
 configs=("$@")
 [ ${#configs[@]} -gt 0 ] || configs=(training/configs/gpu-long.toml)
@@ -44,11 +47,20 @@ print({k: len(v) for k, v in streams.items()}, "tokens")
 PY
 echo "data ready in $(( $(date +%s) - t0 )) s"
 
+ngpu=${NGPU:-$(nvidia-smi -L 2>/dev/null | grep -c '^GPU')}
+if [ "$device" = cuda ] && [ "${ngpu:-0}" -gt 1 ]; then
+  train_cmd=(python3 -m torch.distributed.run --standalone --nproc_per_node "$ngpu" -m devassist.training.train)
+  one_at_a_time=1  # each run takes every GPU
+  echo "training on $ngpu GPUs with torchrun, one config at a time"
+else
+  train_cmd=(python3 -m devassist.server.cli train)
+  one_at_a_time=0  # the runs share the one GPU side by side
+fi
 names=()
 for cfg in "${configs[@]}"; do
   name=$(basename "$cfg" .toml); names+=("$name")
   mkdir -p "$work/$name" && cp "$work/tokens/"* "$work/$name/"
-  ( python3 -m devassist.server.cli train --config "$cfg" --corpus "$work/corpus" --tokenizer "$data/tokenizer.json" \
+  ( "${train_cmd[@]}" --config "$cfg" --corpus "$work/corpus" --tokenizer "$data/tokenizer.json" \
       --out "$work/$name" --device "$device" ${TIME_BUDGET:+--time-budget $TIME_BUDGET} 2>&1 | tr '\r' '\n' \
       | grep -v '^train:' > "$work/logs/$name-train.log"
     if [ "$ds_budget" != 0 ] && [ -f "$data/docstring_examples.npz" ] && [ -f "$work/$name/model.safetensors" ]; then
@@ -56,6 +68,7 @@ for cfg in "${configs[@]}"; do
         --out "$work/$name-ds" --device "$device" --batch-size 64 --lr 5e-4 --epochs 3 --time-budget "$ds_budget" \
         2>&1 | tr '\r' '\n' | grep -v '^docstring finetune:.*%' > "$work/logs/$name-ds.log"
     fi ) &
+  if [ "$one_at_a_time" = 1 ]; then wait; fi
 done
 wait
 echo "training done in $(( $(date +%s) - t0 )) s"

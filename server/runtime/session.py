@@ -62,7 +62,12 @@ def create_session(path: Path, threads: int | None = None, prefer_gpu: bool = Tr
     allow = os.environ.get("DEVASSIST_ORT_SPIN", "1") if spin is None else ("1" if spin else "0")
     opts.add_session_config_entry("session.intra_op.allow_spinning", allow)
     providers = choose_providers(prefer_gpu)
-    session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    try:
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
+    except Exception as exc:  # onnxruntime's load errors share no base class but Exception
+        from devassist.server.bundle import BundleError
+
+        raise BundleError(f"{path}: onnxruntime cannot load this model ({str(exc).splitlines()[0][:200]})") from None
     log.info("onnxruntime %s: %s with providers %s, %d threads", ort.__version__, Path(path).name,
              session.get_providers(), opts.intra_op_num_threads)
     return session

@@ -103,6 +103,7 @@ def test_export_fails_loudly_on_a_parity_mismatch(tmp_path, tiny_run, monkeypatc
     with pytest.raises(ParityError, match="fails parity"):
         export_cli.export_bundle(tiny_run, tmp_path / "bundle", quantize=None, embed=None, log=lambda *_: None)
     assert not (tmp_path / "bundle").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]  # the failed export's partial folder is gone
 
 
 def test_config_typos_are_errors(tmp_path):
