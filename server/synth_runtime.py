@@ -223,18 +223,39 @@ class SynthRuntime:
     def _rejected(self, out: dict[str, np.ndarray], where: dict[str, int], seen: np.ndarray) -> np.ndarray:
         """Rows to redraw: a broken constraint or range, a `where` mismatch, or a copy of a training row."""
         n = len(next(iter(out.values())))
-        bad = violations(self.constraints, self.columns, out, n)
+        bad = violations(self.constraints, self.columns, out, n, ranges=False)
         for name, code in where.items():
             bad |= out[name] != code
         if len(seen):
             bad |= np.isin(row_digests(out, self.columns), seen)
         return bad
 
+    def _fix_ranges(self, out: dict[str, np.ndarray], rng: np.random.Generator, where: dict[str, int]) -> None:
+        """Replace values outside a column's fixed range by in-range values of fresh draws, column by column.
+
+        Rejecting whole rows instead would favour rows whose value is missing (a missing value is
+        never out of range) and inflate the null rate; clipping piles values on the range ends.
+        """
+        for col in self.columns:
+            x = out.get(col["name"])
+            if x is None or col["kind"] not in ("numeric", "datetime"):
+                continue
+            for _ in range(4):
+                with np.errstate(invalid="ignore"):
+                    outside = np.nonzero((x < col["lo"]) | (x > col["hi"]))[0]
+                if not len(outside):
+                    break
+                fresh = self._learned(max(64, 2 * len(outside)), rng, where)[col["name"]]
+                with np.errstate(invalid="ignore"):
+                    fresh = fresh[(fresh >= col["lo"]) & (fresh <= col["hi"])][:len(outside)]
+                x[outside[:len(fresh)]] = fresh
+
     def _valid_learned(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> dict[str, np.ndarray]:
         """n learned rows after rejection sampling; what is still wrong is forced (where), clipped (ranges) and counted."""
         out = self._learned(n, rng, where)
         if not out:
             return out
+        self._fix_ranges(out, rng, where)
         seen = np.asarray(self.spec.get("row_digests", []), dtype=np.uint64)
         factor = 1.0
         for _ in range(REDRAW_ROUNDS):
@@ -246,6 +267,7 @@ class SynthRuntime:
             factor = min(MAX_OVERSAMPLE, 2 * factor if len(good) < len(need) else factor)
             for name, values in draw.items():
                 out[name][need[:len(good)]] = values[good]
+            self._fix_ranges(out, rng, where)
         for name, code in where.items():
             out[name][:] = code
         apply_functions(self.constraints, out)

@@ -41,7 +41,7 @@ def mixed(tmp_path_factory):
     fixture = write_mixed(tmp / "people.csv")
     before = hashlib.sha256(fixture.read_bytes()).hexdigest()
     out, model = tmp / "people.synthetic.csv", tmp / "model"
-    assert cli.main([str(fixture), "--rows", "400", "--epochs", "60", "--save", str(model), "--seed", "1"]) == 0
+    assert cli.main([str(fixture), "--rows", "400", "--epochs", "60", "--save", str(model), "--seed", "1", "--model", "gan"]) == 0
     assert hashlib.sha256(fixture.read_bytes()).hexdigest() == before  # never modified
     return fixture, out, model
 
@@ -152,7 +152,7 @@ def test_time_budget_bounds_the_fit(tmp_path):
     fixture = write_mixed(tmp_path / "p.csv", rows=60)
     model = tmp_path / "m"
     assert cli.main([str(fixture), "--rows", "5", "--out", str(tmp_path / "o.csv"), "--time-budget", "2",
-                     "--save", str(model)]) == 0
+                     "--save", str(model), "--model", "gan"]) == 0
     spec = json.loads((model / "spec.json").read_text())
     assert spec["fit_s"] < 4 and spec["train"]["steps"] >= 1
 

@@ -215,7 +215,7 @@ def prepare(args: argparse.Namespace, events: "Events"):
         where = parse_where(args.where)
     except (FixtureError, ValueError) as exc:
         return bad(events, str(exc))
-    if len(table.rows) < 2:
+    if len(table.rows) < 2 and args.rows > 0:
         return bad(events, f"{args.fixture.name} has {len(table.rows)} row: at least 2 are needed, or every "
                            "synthetic row would be a copy of it")
     from devassist.server.synth_runtime import where_codes

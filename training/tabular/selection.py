@@ -21,6 +21,7 @@ from devassist.training.tabular.quality import column_shape
 
 REAL_ROWS = 5000  # real rows the scores compare against (subsampled for speed)
 PATIENCE = 6  # checks without a better score before training stops (of ~20 per run)
+MIN_STEPS = 500  # no early stop before this many steps
 
 
 def correlation_similarity(real: np.ndarray, synth: np.ndarray) -> float:
@@ -71,7 +72,12 @@ class Selector:
 
     def score_columns(self, synth: dict[str, np.ndarray]) -> float:
         """Fidelity of decoded rows: mean column shape, averaged with numeric correlation similarity."""
-        shapes = np.mean([column_shape(self.real[c["name"]], self._typed(c, synth[c["name"]])) for c in self.columns])
+        scores = [column_shape(self.real[c["name"]], self._typed(c, synth[c["name"]])) for c in self.columns]
+        for name in self.numeric:  # KS ignores empties: their share is scored on its own (SDMetrics' MissingValueSimilarity)
+            real_empty, synth_empty = np.isnan(self.real[name]).mean(), np.isnan(synth[name]).mean()
+            if real_empty or synth_empty:
+                scores.append(1 - abs(real_empty - synth_empty))
+        shapes = np.mean(scores)
         if len(self.numeric) < 2:
             return float(shapes)
         stack = lambda t: np.column_stack([t[n] for n in self.numeric])  # noqa: E731
@@ -93,7 +99,8 @@ class Selector:
             self.since_best = 0
         else:
             self.since_best += 1
-            self.stopped = self.since_best >= PATIENCE
+            # never before half the checks and MIN_STEPS: early scores of a GAN swing before they settle
+            self.stopped = self.since_best >= PATIENCE and self.done >= self.checks // 2 and step >= MIN_STEPS
 
     def restore(self, module: torch.nn.Module) -> dict:
         """Load the best weights into `module`; return what was chosen, for the spec."""
