@@ -34,11 +34,33 @@ def describe(constraint: dict, columns: dict[str, dict]) -> str:
     return kind
 
 
-def _compare(constraint: dict, arrays: dict[str, np.ndarray]) -> np.ndarray:
+def as_numbers(col: dict, values: np.ndarray) -> np.ndarray:
+    """A column as floats: numbers and dates as they are, category codes through their numeric labels."""
+    if col["kind"] != "discrete":
+        return values
+    labels = np.array([float(c) if numeric_label(c) else np.nan for c in col["categories"]] + [np.nan])
+    return labels[np.where(values < 0, len(labels) - 1, values)]
+
+
+def numeric_label(category) -> bool:
+    """Whether a category is a number (1, 2.5, "3"): such columns can be compared like numbers."""
+    if category is None or isinstance(category, bool):
+        return False
+    try:
+        float(category)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _compare(constraint: dict, arrays: dict[str, np.ndarray], by_name: dict[str, dict]) -> np.ndarray:
     """Rows where a comparison fails; a missing value on either side is no violation."""
-    left = arrays[constraint["left"]]
+    left = as_numbers(by_name[constraint["left"]], arrays[constraint["left"]])
     right = constraint["right"]
-    right = arrays[right] if isinstance(right, str) else np.full(len(left), float(right))
+    if isinstance(right, str):
+        right = as_numbers(by_name[right], arrays[right])
+    else:
+        right = np.full(len(left), float(right))
     known = ~(np.isnan(left) | np.isnan(right))
     with np.errstate(invalid="ignore"):
         holds = OPERATORS[constraint["op"]](left, right)
@@ -53,6 +75,7 @@ def violations(constraints: list[dict], columns: list[dict], arrays: dict[str, n
     numbers and dates, integer codes for categories.
     """
     bad = np.zeros(n, dtype=bool)
+    by_name = {c["name"]: c for c in columns}
     if ranges:
         for col in columns:
             if col["kind"] in ("numeric", "datetime") and col["name"] in arrays:
@@ -61,7 +84,7 @@ def violations(constraints: list[dict], columns: list[dict], arrays: dict[str, n
                     bad |= (x < col["lo"]) | (x > col["hi"])
     for constraint in constraints:
         if constraint["kind"] == "compare":
-            bad |= _compare(constraint, arrays)
+            bad |= _compare(constraint, arrays, by_name)
         elif constraint["kind"] == "never_together":
             a, b = arrays[constraint["a"]], arrays[constraint["b"]]
             width = int(max(b.max(initial=0), max((j for _, j in constraint["pairs"]), default=0))) + 1

@@ -18,7 +18,7 @@ from itertools import combinations, permutations
 
 import numpy as np
 
-from devassist.server.synth_constraints import OPERATORS
+from devassist.server.synth_constraints import OPERATORS, numeric_label
 
 MIN_SUPPORT = 20  # rows showing an inequality before it is taken as a rule
 MIN_EXPECTED = 5.0  # expected co-occurrences under independence before a missing pair is a rule
@@ -39,7 +39,7 @@ def parse_constraint(text: str, columns: list[dict]) -> dict:
     left, op, right = match.groups()
     by_name = {c["name"]: c for c in columns}
     for name in (left, right):
-        if name in by_name and by_name[name]["kind"] not in ("numeric", "datetime"):
+        if name in by_name and kind_of(by_name[name]) is None:
             raise ConstraintError(f"--constraint {text!r}: column {name!r} is {by_name[name]['kind']}, "
                                   "comparisons need numbers or dates")
     if left not in by_name:
@@ -50,9 +50,20 @@ def parse_constraint(text: str, columns: list[dict]) -> dict:
         except ValueError:
             raise ConstraintError(f"--constraint {text!r}: {right!r} is neither a column nor a number") from None
         return {"kind": "compare", "left": left, "op": op, "right": value, "source": "user"}
-    if by_name[left]["kind"] != by_name[right]["kind"]:
+    if kind_of(by_name[left]) != kind_of(by_name[right]):
         raise ConstraintError(f"--constraint {text!r}: {left!r} and {right!r} are not both numbers or both dates")
     return {"kind": "compare", "left": left, "op": op, "right": right, "source": "user"}
+
+
+def kind_of(col: dict) -> str | None:
+    """'number' or 'date' for columns that can be compared (categories that are all numbers count), else None."""
+    if col["kind"] == "datetime":
+        return "date"
+    if col["kind"] == "numeric":
+        return "number"
+    if col["kind"] == "discrete" and all(numeric_label(c) for c in col["categories"] if c is not None):
+        return "number"
+    return None
 
 
 def detect_constraints(columns: list[dict], arrays: dict[str, np.ndarray]) -> list[dict]:
