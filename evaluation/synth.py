@@ -212,15 +212,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: unknown --peers {unknown}; choose from {', '.join(PEERS)} or 'none'", file=sys.stderr)
         return 2
     try:
+        datasets.check(args.real)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
         import sdmetrics  # noqa: F401
         import sdv  # noqa: F401
     except ModuleNotFoundError as exc:
         print(f'error: evaluate synth needs {exc.name}: pip install "devassist[eval]"', file=sys.stderr)
-        return 2
-    try:
-        datasets.check(args.real)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -167,8 +167,11 @@ def fit_synthesizer(table: Table, out_dir: str | Path, model: str = "auto", step
     spec.update(model=best, requested_model=model, dim=transformer.dim, cond_dim=transformer.cond_dim,
                 heldout_scores={k: round(f["score"], 4) for k, f in fits.items()}, train=chosen["stats"],
                 cond_probs=(transformer.category_frequencies(train) / max(1, len(transformer.cond_spans))).tolist())
-    # digests (not values) of the fixture's rows: the sampler redraws any row equal to one of them
-    spec["row_digests"] = np.unique(row_digests(arrays, specs)).tolist()
+    # digests (not values) of the fixture's rows that occur once: the sampler redraws any row equal to
+    # one of them. A row the fixture repeats (an empty reading at a constant station) identifies nobody,
+    # and redrawing it would remove exactly those rows (and their empties) from the output.
+    digests, counts = np.unique(row_digests(arrays, specs), return_counts=True)
+    spec["row_digests"] = digests[counts == 1].tolist()
     if best == "copula":  # cheap to fit: the held-out rows were only needed to choose it
         spec.update(copula=fit_copula(specs, arrays, seed), z_dim=0)
     else:
