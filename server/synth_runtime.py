@@ -236,19 +236,20 @@ class SynthRuntime:
         Rejecting whole rows instead would favour rows whose value is missing (a missing value is
         never out of range) and inflate the null rate; clipping piles values on the range ends.
         """
-        for col in self.columns:
-            x = out.get(col["name"])
-            if x is None or col["kind"] not in ("numeric", "datetime"):
-                continue
-            for _ in range(4):
+        ranged = [c for c in self.columns if c["kind"] in ("numeric", "datetime") and c["name"] in out]
+        for _ in range(4):  # one fresh draw a round serves every column
+            with np.errstate(invalid="ignore"):
+                outside = {c["name"]: np.nonzero((out[c["name"]] < c["lo"]) | (out[c["name"]] > c["hi"]))[0]
+                           for c in ranged}
+            need = max((len(rows) for rows in outside.values()), default=0)
+            if not need:
+                break
+            fresh = self._learned(max(64, 2 * need), rng, where)
+            for col in ranged:
+                rows, values = outside[col["name"]], fresh[col["name"]]
                 with np.errstate(invalid="ignore"):
-                    outside = np.nonzero((x < col["lo"]) | (x > col["hi"]))[0]
-                if not len(outside):
-                    break
-                fresh = self._learned(max(64, 2 * len(outside)), rng, where)[col["name"]]
-                with np.errstate(invalid="ignore"):
-                    fresh = fresh[(fresh >= col["lo"]) & (fresh <= col["hi"])][:len(outside)]
-                x[outside[:len(fresh)]] = fresh
+                    values = values[(values >= col["lo"]) & (values <= col["hi"])][:len(rows)]
+                out[col["name"]][rows[:len(values)]] = values
 
     def _valid_learned(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> dict[str, np.ndarray]:
         """n learned rows after rejection sampling; what is still wrong is forced (where), clipped (ranges) and counted."""
