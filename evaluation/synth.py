@@ -15,6 +15,7 @@ breaking a constraint that devassist detects on the training rows. Needs the `ev
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 import tempfile
@@ -39,16 +40,20 @@ EPILOG = """examples:
 
 
 def split(path: Path, workdir: Path, seed: int) -> tuple[Path, Path]:
-    """Training (80 %) and validation (20 %) CSVs cut from the real table's rows, shuffled with the seed."""
-    import pandas as pd
+    """Training (80 %) and validation (20 %) CSVs cut from the real table's rows, shuffled with the seed.
 
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)  # text as written: no reformatting
-    order = np.random.default_rng(seed).permutation(len(frame))
-    cut = max(1, len(frame) // 5)
-    train, valid = workdir / "train.csv", workdir / "valid.csv"
-    frame.iloc[np.sort(order[cut:])].to_csv(train, index=False)
-    frame.iloc[np.sort(order[:cut])].to_csv(valid, index=False)
-    return train, valid
+    Rows are copied as text (csv module), so every synthesizer sees exactly what the file says.
+    """
+    with open(path, newline="", encoding="utf-8") as fh:
+        header, *rows = list(csv.reader(fh))
+    order = np.random.default_rng(seed).permutation(len(rows))
+    cut = max(1, len(rows) // 5)
+    parts = []
+    for name, picked in (("train.csv", order[cut:]), ("valid.csv", order[:cut])):
+        with open(workdir / name, "w", newline="", encoding="utf-8") as fh:
+            csv.writer(fh).writerows([header, *(rows[i] for i in np.sort(picked))])
+        parts.append(workdir / name)
+    return parts[0], parts[1]
 
 
 def run_devassist(train: Path, rows: int, seed: int, workdir: Path) -> dict:
