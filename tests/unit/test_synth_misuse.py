@@ -127,8 +127,11 @@ def test_sample_out_onto_an_existing_file_needs_force(tmp_path, capsys):
 @pytest.mark.parametrize("real,message", [
     ("sklearn:nope", "unknown table; sklearn tables: iris"),
     ("missing.csv", "no such file"),
-], ids=["unknown_table", "missing_file"])
-def test_evaluate_refuses_unknown_tables(capsys, real, message):
+    ("data.json", "reads CSV files"),
+], ids=["unknown_table", "missing_file", "json_file"])
+def test_evaluate_refuses_unknown_tables(tmp_path, monkeypatch, capsys, real, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data.json").write_text("[]")
     assert evaluate_synth.main(["--real", real]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]

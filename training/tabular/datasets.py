@@ -34,6 +34,8 @@ def check(spec: str) -> None:
                 raise ValueError(f"--real {spec} needs statsmodels: pip install statsmodels") from None
     elif not Path(spec).is_file():
         raise ValueError(f"--real {spec}: no such file (or use sklearn:NAME, statsmodels:NAME, demo:mixed)")
+    elif Path(spec).suffix.lower() != ".csv":
+        raise ValueError(f"--real {spec}: the benchmark reads CSV files; convert it or pass a built-in table")
 
 
 def statsmodels_csv(name: str, path: Path) -> Path:
