@@ -178,21 +178,31 @@ def register_review(server) -> None:
 
 
 def register_synth(server) -> None:
-    """`devassist.synthesizeTestData`: train on a fixture in a subprocess, with $/progress and cancel."""
+    """`devassist.synthesizeTestData`: train on a fixture in a subprocess, with $/progress and cancel.
+
+    Arguments: `[uri, rows]` or `[{"uri", "rows", "seed", "model", "where", "constraints", "overwrite"}]`.
+    """
     from devassist.server.features.synth import SynthesisError, SynthesisFeature
 
     feature = SynthesisFeature()
+    option_names = ("seed", "model", "where", "constraints", "overwrite")
 
     @server.command(SYNTH_COMMAND)
     async def synthesize_test_data(ls, *args: Any):
-        if not args:
-            ls.warn("devassist.synthesizeTestData needs [uri, rows]")
-            return {"ok": False, "message": "needs [uri, rows]"}
-        uri = args[0] if isinstance(args[0], str) else args[0].get("uri")
-        rows = args[1] if len(args) > 1 else 1000
+        if not args or not isinstance(args[0], (str, dict)):
+            ls.warn("devassist.synthesizeTestData needs [uri, rows] or [{uri, rows, seed, model, where, constraints}]")
+            return {"ok": False, "message": "needs [uri, rows] or [{uri, rows, ...}]"}
+        request = args[0] if isinstance(args[0], dict) else {"uri": args[0], "rows": args[1] if len(args) > 1 else 1000}
+        uri, rows = request.get("uri"), request.get("rows", 1000)
+        options = {k: request[k] for k in option_names if request.get(k) is not None}
+        unknown = sorted(set(request) - {"uri", "rows", *option_names})
         folders = [f.uri for f in (ls.workspace.folders or {}).values()] if ls.workspace.folders else []
         if not folders and ls.workspace.root_uri:
             folders = [ls.workspace.root_uri]
+        if unknown:
+            message = f"devassist.synthesizeTestData: unknown arguments {unknown}; known: uri, rows, {', '.join(option_names)}"
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+            return {"ok": False, "message": message}
         token = str(uuid.uuid4())
         progress = ls.work_done_progress
         try:
@@ -207,7 +217,7 @@ def register_synth(server) -> None:
             out = await feature.run(uri, rows, folders,
                                     lambda pct, msg: progress.report(token, types.WorkDoneProgressReport(
                                         message=msg, percentage=int(pct))),
-                                    lambda: bool(cancelled is not None and cancelled.cancelled()))
+                                    lambda: bool(cancelled is not None and cancelled.cancelled()), **options)
         except SynthesisError as exc:
             progress.end(token, types.WorkDoneProgressEnd(message=str(exc)))
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=str(exc)))

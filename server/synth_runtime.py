@@ -1,36 +1,29 @@
 """Sample rows from a saved synthesizer (spec.json + sampler.onnx) with onnxruntime and numpy only.
 
 This is the half of `devassist synth` that needs no torch: decode the model's encoded rows
-(mode-specific normalization, one-hot spans), generate rule-based columns (serial ids, text to
-a pattern), and write CSV / JSON / JSON Lines in the fixture's own formats.
+(mode-specific normalization, one-hot spans) or sample the Gaussian copula, redraw rows that
+break a constraint, a `where` condition or copy a training row, generate rule-based columns
+(serial ids, text to a pattern), and write CSV / JSON / JSON Lines in the fixture's own formats.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
-import zlib
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 
-MISSING = "\x00missing"  # an absent JSON key, as in devassist.training.tabular.table_io
-EPOCH = datetime(1970, 1, 1)
-VOWELS, CONSONANTS = np.array(list("aeiou")), np.array(list("bcdfghjklmnprstvwyz"))
-DIGITS = np.array(list("0123456789"))
-UNIQUE_RETRIES = 20  # regeneration rounds for duplicates / copies before falling back to a suffix
-COPY_REDRAWS = 10  # rounds of redrawing rows that equal a training row
+from devassist.server.safe_io import write_atomic
+from devassist.server.synth_constraints import apply_functions, clip_ranges, violations
+from devassist.server.synth_copula import sample_copula
+from devassist.server.synth_format import MISSING, format_column
+from devassist.server.synth_patterns import pattern_values
+
+REDRAW_ROUNDS = 20  # rounds of redrawing rows that break a rule or copy a training row
+MAX_OVERSAMPLE = 50  # a rare `where` value: draw up to this many rows per row still needed
 CHUNK_ROWS = 20_000  # rows per onnxruntime call; bounds memory (measured 0.20 s vs 0.22 s per 100k in one call)
-
-
-def value_hash(value) -> int:
-    """The 32-bit digest stored for each fixture text value, so copies are refused without storing values.
-
-    A collision only makes the sampler redraw a fresh value; 32 bits also keep the digest from
-    identifying a value on its own.
-    """
-    return zlib.crc32(str(value).encode())
 
 
 def row_digests(columns: dict[str, np.ndarray], specs: list[dict]) -> np.ndarray:
@@ -89,39 +82,84 @@ def decode(columns: list[dict], encoded: np.ndarray, rng: np.random.Generator, g
 
 def _decode_number(col: dict, encoded: np.ndarray, rng: np.random.Generator, gumbel: bool,
                    sigmas: dict) -> np.ndarray:
-    """Invert mode-specific normalization, clip to the fixture's range, round to its precision."""
+    """Invert mode-specific normalization and round to the fixture's precision (ranges are checked later)."""
     (_, a, _), (_, m, k) = col["spans"][:2]
     alpha = encoded[:, a].astype(np.float64)
     if a in sigmas:  # TVAE: the decoder's learned noise around the mean
         alpha = np.clip(rng.normal(alpha, sigmas[a]), -1, 1)
     mode = _pick(encoded[:, m:m + k], rng, gumbel)
     x = alpha * 4 * np.asarray(col["stds"])[mode] + np.asarray(col["means"])[mode]
-    x = np.clip(x, col["lo"], col["hi"])
-    if col["kind"] == "datetime":
-        x = np.round(x / col["resolution"]) * col["resolution"]
-    elif col["dtype"] == "int":
-        x = np.round(x)
-    else:
-        x = np.round(x, col["decimals"])
+    x = round_like_fixture(col, x, rng)
     if col.get("nullable"):
         _, e, _ = col["spans"][2]
         x[_pick(encoded[:, e:e + 2], rng, gumbel) == 1] = np.nan
     return x
 
 
+def snap_dates(seconds: np.ndarray, unit: str) -> np.ndarray:
+    """Epoch seconds rounded to the nearest calendar unit (Y: Jan-01, M: the 1st, D, h, m, s)."""
+    if unit not in ("Y", "M"):
+        step = {"D": 86400, "h": 3600, "m": 60}.get(unit, 1)
+        return np.round(seconds / step) * step
+    half = 86400 * (182 if unit == "Y" else 15)  # half a year / month, so the nearest start wins
+    filled = np.nan_to_num(seconds) + half
+    snapped = filled.astype(np.int64).astype("datetime64[s]").astype(f"datetime64[{unit}]")
+    out = snapped.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+    return np.where(np.isnan(seconds), np.nan, out)
+
+
+def round_like_fixture(col: dict, x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Dates to their calendar unit, ints to ints, floats to a number of decimals drawn as the fixture had them."""
+    if col["kind"] == "datetime":
+        return snap_dates(x, col.get("unit", "D" if col["resolution"] == 86400 else "s"))
+    if col["dtype"] == "int":
+        return np.round(x)
+    counts = col.get("decimal_counts")
+    if not counts or len(counts) == 1:
+        return np.round(x, col["decimals"])
+    weights = np.asarray(col["decimal_weights"], dtype=float)
+    scale = 10.0 ** np.asarray(counts)[rng.choice(len(counts), size=len(x), p=weights / weights.sum())]
+    return np.round(x * scale) / scale
+
+
+def where_codes(columns: list[dict], where: dict[str, str] | None) -> dict[str, int]:
+    """{"column": "value as written"} -> {"column": category code}; ValueError (one line) when impossible."""
+    by_name = {c["name"]: c for c in columns}
+    codes = {}
+    for name, text in (where or {}).items():
+        col = by_name.get(name)
+        if col is None:
+            raise ValueError(f"--where {name}={text}: no column {name!r} (columns: {', '.join(by_name)})")
+        if col["kind"] != "discrete":
+            raise ValueError(f"--where {name}={text}: {name!r} is {col['kind']}; conditions work on "
+                             "category columns (booleans, labels, small sets of numbers)")
+        spelled = [_spelled(c) for c in col["categories"]]
+        if text not in spelled:
+            shown = ", ".join(s for s in spelled[:10] if s is not None)
+            raise ValueError(f"--where {name}={text}: {text!r} never occurs in {name!r} (values: {shown})")
+        codes[name] = spelled.index(text)
+    return codes
+
+
 class SynthRuntime:
     """A loaded synthesizer: `sample_columns` gives typed arrays, `sample_records` raw output values."""
 
     def __init__(self, model_dir: str | Path, threads: int = 1):
-        """Read spec.json and open sampler.onnx (if the fixture had any learned columns)."""
+        """Read spec.json and open sampler.onnx; ValueError (one line) for a missing or broken model."""
         model_dir = Path(model_dir)
         spec_path = model_dir / "spec.json"
         if not spec_path.is_file():
-            raise FileNotFoundError(f"{model_dir} is not a synthesizer directory (no spec.json)")
-        self.spec = json.loads(spec_path.read_text())
-        self.columns = self.spec["columns"]
+            raise ValueError(f"{model_dir} is not a synthesizer directory (no spec.json)")
+        try:
+            self.spec = json.loads(spec_path.read_text(encoding="utf-8"))
+            self.columns = self.spec["columns"]
+            learned = bool(self.spec["dim"]) and self.spec["model"] != "copula"
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{spec_path} is damaged ({type(exc).__name__}: {exc}); train the model again") from None
+        self.constraints = self.spec.get("constraints", [])
+        self.violation_rate = 0.0  # share of the last sample's rows that still break a constraint
         self.session = None
-        if self.spec["dim"]:
+        if learned:
             import onnxruntime as ort
 
             options = ort.SessionOptions()
@@ -130,207 +168,164 @@ class SynthRuntime:
             # (100k rows: 0.20 s vs 0.25-0.38 s with 2 threads or spinning).
             options.intra_op_num_threads = threads
             options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            self.session = ort.InferenceSession(str(model_dir / "sampler.onnx"), options,
-                                                providers=["CPUExecutionProvider"])
+            try:
+                self.session = ort.InferenceSession(str(model_dir / "sampler.onnx"), options,
+                                                    providers=["CPUExecutionProvider"])
+            except Exception as exc:  # onnxruntime raises its own types for missing and corrupt files
+                raise ValueError(f"{model_dir / 'sampler.onnx'} cannot be loaded ({str(exc).splitlines()[0][:120]}); "
+                                 "train the model again") from None
 
-    def _encoded(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """(n, dim) rows from the generator or decoder, with the conditional vector drawn as CTGAN does."""
+    def where_codes(self, where: dict[str, str] | None) -> dict[str, int]:
+        """{"column": "value as written"} -> {"column": category code}; ValueError (one line) when impossible."""
+        return where_codes(self.columns, where)
+
+    def _cond(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> np.ndarray:
+        """CTGAN's conditional vector: drawn at the real frequencies, or fixed to the first `where` category."""
+        cond = np.zeros((n, self.spec["cond_dim"]), np.float32)
+        offset, fixed = 0, None
+        for col in self.columns:
+            if col["kind"] == "discrete" and len(col["categories"]) > 1:  # as DataTransformer.cond_spans
+                if col["name"] in where and fixed is None:
+                    fixed = offset + where[col["name"]]
+                offset += len(col["categories"])
+        if fixed is None:
+            probs = np.asarray(self.spec["cond_probs"])
+            cond[np.arange(n), rng.choice(len(probs), size=n, p=probs / probs.sum())] = 1
+        else:
+            cond[:, fixed] = 1
+        return cond
+
+    def _encoded(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> np.ndarray:
+        """(n, dim) rows from the generator or decoder."""
         feeds = {"z": rng.standard_normal((n, self.spec["z_dim"]), dtype=np.float32)}
         if self.spec["model"] == "gan" and self.spec["cond_dim"]:
-            probs = np.asarray(self.spec["cond_probs"])
-            cond = np.zeros((n, self.spec["cond_dim"]), np.float32)
-            cond[np.arange(n), rng.choice(len(probs), size=n, p=probs / probs.sum())] = 1
-            feeds["cond"] = cond
+            feeds["cond"] = self._cond(n, rng, where)
         parts = [self.session.run(None, {k: v[i:i + CHUNK_ROWS] for k, v in feeds.items()})[0]
                  for i in range(0, n, CHUNK_ROWS)]
         return np.concatenate(parts)
 
-    def sample_columns(self, n: int, seed: int = 0) -> dict[str, np.ndarray | None]:
+    def _learned(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> dict[str, np.ndarray]:
+        """n rows of the model's columns (numbers, dates, categories), decoded, determined columns set."""
+        if self.spec["model"] == "copula" and self.spec.get("copula"):
+            out = sample_copula(self.spec["copula"], n, rng)
+            by_name = {c["name"]: c for c in self.columns}
+            for name, values in out.items():
+                if by_name[name]["kind"] != "discrete":
+                    out[name] = round_like_fixture(by_name[name], values, rng)
+        elif self.session is None:
+            return {}
+        else:
+            encoded = self._encoded(n, rng, where) if n else np.zeros((0, self.spec["dim"]), np.float32)
+            out = decode(self.columns, encoded, rng, self.spec["model"] == "gan", self.spec.get("sigmas"))
+        apply_functions(self.constraints, out)
+        return out
+
+    def _rejected(self, out: dict[str, np.ndarray], where: dict[str, int], seen: np.ndarray) -> np.ndarray:
+        """Rows to redraw: a broken constraint or range, a `where` mismatch, or a copy of a training row."""
+        n = len(next(iter(out.values())))
+        bad = violations(self.constraints, self.columns, out, n, ranges=False)
+        for name, code in where.items():
+            bad |= out[name] != code
+        if len(seen):
+            bad |= np.isin(row_digests(out, self.columns), seen)
+        return bad
+
+    def _fix_ranges(self, out: dict[str, np.ndarray], rng: np.random.Generator, where: dict[str, int]) -> None:
+        """Replace values outside a column's fixed range by in-range values of fresh draws, column by column.
+
+        Rejecting whole rows instead would favour rows whose value is missing (a missing value is
+        never out of range) and inflate the null rate; clipping piles values on the range ends.
+        """
+        ranged = [c for c in self.columns if c["kind"] in ("numeric", "datetime") and c["name"] in out]
+        for _ in range(4):  # one fresh draw a round serves every column
+            with np.errstate(invalid="ignore"):
+                outside = {c["name"]: np.nonzero((out[c["name"]] < c["lo"]) | (out[c["name"]] > c["hi"]))[0]
+                           for c in ranged}
+            need = max((len(rows) for rows in outside.values()), default=0)
+            if not need:
+                break
+            fresh = self._learned(max(64, 2 * need), rng, where)
+            for col in ranged:
+                rows, values = outside[col["name"]], fresh[col["name"]]
+                with np.errstate(invalid="ignore"):
+                    values = values[(values >= col["lo"]) & (values <= col["hi"])][:len(rows)]
+                out[col["name"]][rows[:len(values)]] = values
+
+    def _valid_learned(self, n: int, rng: np.random.Generator, where: dict[str, int]) -> dict[str, np.ndarray]:
+        """n learned rows after rejection sampling; what is still wrong is forced (where), clipped (ranges) and counted."""
+        out = self._learned(n, rng, where)
+        if not out:
+            return out
+        self._fix_ranges(out, rng, where)
+        seen = np.asarray(self.spec.get("row_digests", []), dtype=np.uint64)
+        factor = 1.0
+        for _ in range(REDRAW_ROUNDS):
+            need = np.nonzero(self._rejected(out, where, seen))[0]
+            if not len(need):
+                break
+            draw = self._learned(int(min(len(need) * factor, len(need) * MAX_OVERSAMPLE)) or 1, rng, where)
+            good = np.nonzero(~self._rejected(draw, where, seen))[0][:len(need)]
+            factor = min(MAX_OVERSAMPLE, 2 * factor if len(good) < len(need) else factor)
+            for name, values in draw.items():
+                out[name][need[:len(good)]] = values[good]
+            self._fix_ranges(out, rng, where)
+        for name, code in where.items():
+            out[name][:] = code
+        apply_functions(self.constraints, out)
+        clip_ranges(self.columns, out)
+        self.violation_rate = float(violations(self.constraints, self.columns, out, n).mean()) if n else 0.0
+        return out
+
+    def sample_columns(self, n: int, seed: int = 0, where: dict[str, str] | None = None) -> dict[str, np.ndarray | None]:
         """n rows as typed arrays: float (NaN = empty) for numbers and dates, int codes for categories,
         object arrays for serial ids and patterned text, None for an always-empty column."""
+        codes = self.where_codes(where)
         rng = np.random.default_rng(seed)
-        out = self._learned(n, rng)
-        seen = np.asarray(self.spec.get("row_digests", []), dtype=np.uint64)
-        for _ in range(COPY_REDRAWS if len(seen) and out else 0):
-            copied = np.nonzero(np.isin(row_digests(out, self.columns), seen))[0]
-            if not len(copied):
-                break
-            redraw = self._learned(len(copied), rng)  # a row equal to a training row is replaced
-            for name, values in redraw.items():
-                out[name][copied] = values
+        out = self._valid_learned(n, rng, codes)
         for col in self.columns:
             if col["kind"] == "serial":
                 out[col["name"]] = col["start"] + col["step"] * np.arange(n, dtype=np.int64)
             elif col["kind"] == "pattern":
-                out[col["name"]] = self._pattern(col, n, rng)
+                out[col["name"]] = pattern_values(col, n, rng)
             elif col["kind"] == "empty":
                 out[col["name"]] = None
         return out
 
-    def _learned(self, n: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-        """n rows of the model's columns (numbers, dates, categories), decoded."""
-        if self.session is None:
-            return {}
-        encoded = self._encoded(n, rng) if n else np.zeros((0, self.spec["dim"]), np.float32)
-        return decode(self.columns, encoded, rng, self.spec["model"] == "gan", self.spec.get("sigmas"))
-
-    def _pattern(self, col: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Text to the column's token templates; unique if the fixture was, never a fixture value."""
-        seen, unique = set(col["seen"]), col["unique"]
-        values = self._pattern_draw(col, n, rng).astype(object)  # object: redrawn values may be longer
-        kept: set[str] = set()
-        check = range(n)  # only new values need checking; kept values stay
-        for _ in range(UNIQUE_RETRIES):
-            bad = []
-            for i in check:
-                v = values[i]
-                if value_hash(v) in seen or (unique and v in kept):
-                    bad.append(i)
-                elif unique:
-                    kept.add(v)
-            if not bad:
-                break
-            check = bad
-            values[bad] = self._pattern_draw(col, len(bad), rng)
-        else:  # a narrow pattern ran out of fresh values: a suffix keeps rows unique and unseen
-            values[bad] = [f"{values[i]}-{k}" for k, i in enumerate(bad)]
-        result = values.astype(object)
-        result[rng.random(n) < col["null_rate"]] = None
-        return result
-
-    def _pattern_draw(self, col: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-        """n strings, each from a template chosen by its weight in the fixture."""
-        shapes = col["shapes"]
-        weights = np.array([s["weight"] for s in shapes], dtype=float)
-        which = rng.choice(len(shapes), size=n, p=weights / weights.sum())
-        values = np.empty(n, dtype=object)
-        for i, shape in enumerate(shapes):
-            rows = np.nonzero(which == i)[0]
-            if len(rows):
-                text = np.full(len(rows), "", dtype="<U1")
-                for part in shape["parts"]:
-                    text = np.char.add(text, _part(part, len(rows), rng))
-                values[rows] = text
-        return values.astype(str)
-
-    def sample_records(self, n: int, seed: int = 0) -> list[list]:
+    def sample_records(self, n: int, seed: int = 0, where: dict[str, str] | None = None) -> list[list]:
         """n rows of raw output values in the fixture's formats (CSV strings or JSON values)."""
-        arrays = self.sample_columns(n, seed)
+        arrays = self.sample_columns(n, seed, where)
+        rng = np.random.default_rng([seed, 1])  # spellings of missing values: their own stream
         csv_out = self.spec["fmt"] == "csv"
-        columns = [_format(col, arrays[col["name"]], n, csv_out) for col in self.columns]
+        columns = [format_column(col, arrays[col["name"]], n, csv_out, rng) for col in self.columns]
         return [list(row) for row in zip(*columns)] if columns else []
 
-    def write(self, path: str | Path, n: int, seed: int = 0) -> Path:
-        """Sample n rows and write them to path in the fixture's format."""
-        path = Path(path)
+    def render(self, n: int, seed: int = 0, where: dict[str, str] | None = None) -> str:
+        """n rows as the text of a file in the fixture's format."""
         names = [c["name"] for c in self.columns]
-        rows = self.sample_records(n, seed)
+        rows = self.sample_records(n, seed, where)
         fmt = self.spec["fmt"]
-        tmp = path.with_name(path.name + ".tmp")  # write then rename: a cancelled run leaves no half file
-        with open(tmp, "w", encoding="utf-8", newline="") as fh:
-            if fmt == "csv":
-                writer = csv.writer(fh, **self.spec.get("csv_options", {}))
-                writer.writerow(names)
-                writer.writerows(rows)
-            else:
-                records = [{k: v for k, v in zip(names, row) if v is not MISSING} for row in rows]
-                if fmt == "json":
-                    json.dump(records, fh, ensure_ascii=False, indent=2)
-                    fh.write("\n")
-                else:
-                    fh.writelines(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        tmp.replace(path)
-        return path
+        if fmt == "csv":
+            buffer = io.StringIO(newline="")
+            writer = csv.writer(buffer, **self.spec.get("csv_options", {}))
+            writer.writerow(names)
+            writer.writerows(rows)
+            return buffer.getvalue()
+        records = [{k: v for k, v in zip(names, row) if v != MISSING} for row in rows]
+        if fmt == "json":
+            return json.dumps(records, ensure_ascii=False, indent=2) + "\n"
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+
+    def write(self, path: str | Path, n: int, seed: int = 0, where: dict[str, str] | None = None,
+              root: str | Path | None = None, overwrite: bool = False) -> Path:
+        """Sample n rows and write them to path (temp file + rename; never through a symlink, see safe_io)."""
+        return write_atomic(path, self.render(n, seed, where), root=root, overwrite=overwrite)
 
 
-def _part(part: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    """One token position of a template for n rows: a literal, a known token, or fresh letters/digits."""
-    if "literal" in part:
-        return np.full(n, part["literal"])
-    if "choice" in part:
-        w = np.asarray(part["weights"], dtype=float)
-        return np.asarray(part["choice"])[rng.choice(len(w), size=n, p=w / w.sum())]
-    w = np.asarray(part["length_weights"], dtype=float)
-    lengths = np.asarray(part["lengths"])[rng.choice(len(w), size=n, p=w / w.sum())]
-    width = int(lengths.max())
-    if part["chars"] == "digits":
-        chars = DIGITS[rng.integers(10, size=(n, width))]
-    else:  # alternate consonants and vowels so generated names are pronounceable
-        cons = CONSONANTS[rng.integers(len(CONSONANTS), size=(n, width))]
-        vows = VOWELS[rng.integers(len(VOWELS), size=(n, width))]
-        odd = (np.arange(width)[None, :] + rng.integers(2, size=(n, 1))) % 2 == 1
-        chars = np.where(odd, vows, cons)
-    chars = np.where(np.arange(width)[None, :] < lengths[:, None], chars, "")
-    text = chars.astype("<U1").view(f"<U{width}").ravel()  # trailing "" (NUL) cells drop out of the string
-    case = part.get("case")
-    if case == "upper":
-        return np.char.upper(text)
-    return np.char.capitalize(text) if case == "title" else text
+def _spelled(category) -> str | None:
+    """A category as a user types it on the command line: JSON true -> "true", 3 -> "3"."""
+    if category is None:
+        return None
+    if isinstance(category, bool):
+        return "true" if category else "false"
+    return str(category)
 
-
-def _format_dates(seconds: np.ndarray, fmt: str) -> list[str]:
-    """Epoch seconds → strings in the fixture's strptime format (numpy's ISO writer when it matches)."""
-    iso = {"%Y-%m-%d": "D", "%Y-%m-%dT%H:%M:%S": "s", "%Y-%m-%d %H:%M:%S": "s"}
-    if fmt in iso:
-        stamps = seconds.astype(np.int64).astype("datetime64[s]")
-        text = np.datetime_as_string(stamps, unit=iso[fmt])
-        return (np.char.replace(text, "T", " ") if " " in fmt else text).tolist()
-    return [(EPOCH + timedelta(seconds=float(v))).strftime(fmt) for v in seconds.tolist()]
-
-
-def _repr_is_plain(x: np.ndarray) -> bool:
-    """Whether repr() writes every value without an exponent (Python switches below 1e-4 and from 1e16)."""
-    size = np.abs(x[x != 0])
-    return not size.size or (size.min() >= 1e-4 and size.max() < 1e16)
-
-
-def _decimal_text(x: np.ndarray, decimals: int, shortest: bool) -> np.ndarray:
-    """Numbers as "%.{decimals}f" text, built from integers with numpy's string ufuncs (no Python call per value).
-
-    shortest: drop trailing zeros but keep one digit after the point ("127.0", "5.64"), which is
-    what repr() gives for a number already rounded to `decimals`.
-    """
-    scaled = np.round(x * 10.0 ** decimals).astype(np.int64)
-    sign = np.where(scaled < 0, "-", "")
-    whole, frac = np.divmod(np.abs(scaled), 10 ** decimals)
-    text = np.char.add(sign, whole.astype(str))
-    if decimals == 0:
-        return np.char.add(text, ".0") if shortest else text
-    frac_text = np.char.zfill(frac.astype(str), decimals)
-    if shortest:
-        frac_text = np.char.rstrip(frac_text, "0")
-        frac_text = np.where(np.char.str_len(frac_text) == 0, "0", frac_text)
-    return np.char.add(np.char.add(text, "."), frac_text)
-
-
-def _format(col: dict, values: np.ndarray | None, n: int, csv_out: bool) -> list:
-    """Typed values of one column → raw values as the fixture writes them."""
-    empty = "" if csv_out else (MISSING if col["null_as"] == "missing" else None)
-    kind = col["kind"]
-    if values is None:
-        return [empty] * n
-    if kind == "discrete":
-        cats = [empty if c is None else c for c in col["categories"]]
-        return [cats[i] for i in values.tolist()]
-    if kind == "pattern":
-        return [empty if v is None else v for v in values.tolist()]
-    if kind == "serial":
-        return [str(v) if csv_out or not col["json_number"] else v for v in values.tolist()]
-    nan = np.isnan(values)
-    filled = np.where(nan, 0, values)
-    if kind == "datetime":
-        out = _format_dates(filled, col["format"])
-    elif col["dtype"] == "int":
-        filled = filled.astype(np.int64)
-        out = filled.astype(str).tolist() if csv_out and not col["json_number"] else filled.tolist()
-    elif csv_out and col["fixed"]:
-        out = _decimal_text(filled, col["decimals"], shortest=False).tolist()
-    elif csv_out and not col.get("scientific", True) and _repr_is_plain(filled):
-        out = [repr(v) for v in filled.tolist()]  # shortest round-trip text: what the fixture wrote (and fast)
-    elif csv_out and not col.get("scientific", True):
-        out = _decimal_text(filled, col["decimals"], shortest=True).tolist()
-    else:
-        out = filled.tolist()
-        if csv_out:
-            out = [repr(v) for v in out]
-    return [empty if bad else v for v, bad in zip(out, nan.tolist())]

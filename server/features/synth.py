@@ -3,6 +3,11 @@
 The server has no torch, so training runs in a separate `devassist synth ... --progress-json`
 process; this feature checks the path, starts that process with asyncio, relays its JSON
 progress events, kills it on cancellation and returns the path of `NAME.synthetic.EXT`.
+
+Options (all optional): `seed` (int), `model` (auto / gan / vae / copula), `where`
+({"column": "value"}), `constraints` (["low <= high"]), `overwrite` (bool: replace an existing
+output). The output must lie inside the fixture's workspace folder, is never written through a
+symbolic link, and an existing file is only replaced with `overwrite`.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from typing import Callable, Iterable, Sequence
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from devassist.server.safe_io import UnsafeWrite, check_target
+
 EXIT_NO_EXTRA = 3  # `devassist synth` exits with this when torch / scikit-learn are missing
 EXTRA_HINT = 'the training extra is not installed: pip install "devassist[cpu,train]"'
 DEFAULT_COMMAND = (sys.executable, "-m", "devassist.server", "synth")
+MODELS = ("auto", "gan", "vae", "copula")
 
 
 class SynthesisError(Exception):
@@ -65,27 +73,40 @@ class SynthesisFeature:
 
     def check_path(self, uri_or_path, workspace_folders: Iterable) -> Path:
         """The fixture's resolved path, if it is a file inside one of the workspace folders."""
+        return self._locate(uri_or_path, workspace_folders)[0]
+
+    def _locate(self, uri_or_path, workspace_folders: Iterable) -> tuple[Path, Path]:
+        """The fixture's resolved path and the workspace folder that holds it."""
         fixture = to_path(uri_or_path).resolve()
         folders = [to_path(f).resolve() for f in workspace_folders]
-        if not any(fixture.is_relative_to(folder) for folder in folders):
+        inside = [folder for folder in folders if fixture.is_relative_to(folder)]
+        if not inside:
             raise SynthesisError(f"{fixture} is outside the workspace folders; refusing to read or write there")
         if not fixture.is_file():
             raise SynthesisError(f"{fixture}: no such file")
-        return fixture
+        return fixture, inside[0]
+
 
     async def run(self, uri_or_path, rows: int, workspace_folders: Iterable,
-                  report: Callable[[int, str], None], is_cancelled: Callable[[], bool]) -> Path:
+                  report: Callable[[int, str], None], is_cancelled: Callable[[], bool], **options) -> Path:
         """Train on the fixture and write `rows` synthetic rows beside it; return the output path.
 
-        Raises SynthesisError (outside the workspace, bad fixture, failed run), SynthesisCancelled
-        when `is_cancelled()` turns true (the process is killed), TrainingExtraMissing without torch.
+        `options`: seed, model, where, constraints, overwrite (see the module docstring).
+        Raises SynthesisError (outside the workspace, a symlink or an existing file as output, bad
+        fixture or option, failed run), SynthesisCancelled when `is_cancelled()` turns true (the
+        process is killed), TrainingExtraMissing without torch.
         """
-        fixture = self.check_path(uri_or_path, workspace_folders)
+        fixture, folder = self._locate(uri_or_path, workspace_folders)
         if not isinstance(rows, int) or isinstance(rows, bool) or rows < 0:
             raise SynthesisError(f"rows must be a whole number, 0 or more (got {rows!r})")
+        extra = option_args(**options)
         out = output_path(fixture)
+        try:
+            check_target(out, root=folder, overwrite=bool(options.get("overwrite")))
+        except UnsafeWrite as exc:
+            raise SynthesisError(f"not writing {out.name}: {exc}") from None
         args = [*self.command, str(fixture), "--rows", str(rows), "--out", str(out), "--progress-json",
-                *self.extra_args]
+                *extra, *self.extra_args]
         env = {**os.environ, **(self.env or {})}
         process = await asyncio.create_subprocess_exec(
             *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
@@ -137,3 +158,38 @@ class SynthesisFeature:
                 errors.append(f"{event.get('code', 'error')}: {event.get('message', '')}")
             elif kind == "done":
                 done.update(event)
+
+
+def option_args(seed=None, model=None, where=None, constraints=None, overwrite=False) -> list[str]:
+    """The LSP command's options as `devassist synth` arguments; SynthesisError for a malformed one."""
+    args: list[str] = []
+    if seed is not None:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise SynthesisError(f"seed must be a whole number (got {seed!r})")
+        args += ["--seed", str(seed)]
+    if model is not None:
+        if model not in MODELS:
+            raise SynthesisError(f"model must be one of {', '.join(MODELS)} (got {model!r})")
+        args += ["--model", model]
+    if where is not None:
+        if not isinstance(where, dict) or not all(isinstance(k, str) for k in where):
+            raise SynthesisError(f'where must be an object such as {{"status": "active"}} (got {where!r})')
+        for name, value in where.items():
+            args += ["--where", f"{name}={_spelled(value)}"]
+    if constraints is not None:
+        if isinstance(constraints, str):
+            constraints = [constraints]
+        if not isinstance(constraints, list) or not all(isinstance(c, str) for c in constraints):
+            raise SynthesisError(f'constraints must be a list of rules such as ["low <= high"] (got {constraints!r})')
+        for rule in constraints:
+            args += ["--constraint", rule]
+    if overwrite:
+        args.append("--force")
+    return args
+
+
+def _spelled(value) -> str:
+    """A JSON value as the CLI's --where expects it: true -> "true", 3 -> "3"."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)

@@ -1,7 +1,9 @@
-"""SynthesisFeature: workspace checks, progress relay, cancellation and the missing-extra message."""
+"""SynthesisFeature: workspace checks, progress relay, cancellation, the missing-extra message, options, output safety."""
 
 from __future__ import annotations
 
+import csv
+import json
 import os
 import sys
 import textwrap
@@ -15,6 +17,7 @@ FAKE = textwrap.dedent("""
     import json, os, sys, time
     out = sys.argv[sys.argv.index("--out") + 1]
     open(os.environ["PID_FILE"], "w").write(str(os.getpid()))
+    json.dump(sys.argv[1:], open(os.environ["PID_FILE"] + ".argv", "w"))
     for p in (10, 50, 90):
         print(json.dumps({"event": "progress", "percent": p, "message": f"step {p}"}), flush=True)
         time.sleep(float(os.environ.get("STEP_S", "0")))
@@ -122,3 +125,74 @@ async def test_real_process_reports_bad_fixture(tmp_path):
     (ws / "h.csv").write_text("only,a,header\n")
     with pytest.raises(SynthesisError, match="header but no rows"):
         await SynthesisFeature().run(ws / "h.csv", 5, [ws], lambda p, m: None, lambda: False)
+
+
+@pytest.fixture
+def recorded(workspace, tmp_path):
+    """The workspace, a fake-backed feature, a 'home' file to protect, and where the fake records its argv."""
+    ws, fake = workspace
+    home_file = tmp_path / "home" / ".bashrc"
+    home_file.parent.mkdir()
+    home_file.write_text("export PATH=$PATH:~/bin\n")
+    return ws, fake_feature(fake, tmp_path), home_file, tmp_path / "pid.argv"
+
+
+def run(feature, ws, **options):
+    """Run the feature on ws/data.csv with 5 rows."""
+    return feature.run(ws / "data.csv", 5, [ws], lambda p, m: None, lambda: False, **options)
+
+
+async def test_options_reach_the_training_command(recorded):
+    ws, feature, _, argv_file = recorded
+    await run(feature, ws, seed=7, model="vae", where={"a": 1, "flag": True}, constraints=["a <= b"])
+    argv = json.loads(argv_file.read_text())
+    assert argv[argv.index("--seed") + 1] == "7" and argv[argv.index("--model") + 1] == "vae"
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "--where"] == ["a=1", "flag=true"]
+    assert argv[argv.index("--constraint") + 1] == "a <= b" and "--force" not in argv
+
+
+async def test_planted_symlink_output_is_refused_and_its_target_untouched(recorded):
+    ws, feature, home_file, argv_file = recorded
+    (ws / "data.synthetic.csv").symlink_to(home_file)
+    for overwrite in (False, True):
+        with pytest.raises(SynthesisError, match="symbolic link"):
+            await run(feature, ws, overwrite=overwrite)
+    assert home_file.read_text() == "export PATH=$PATH:~/bin\n"
+    assert not argv_file.exists()  # refused before the training process started
+
+
+async def test_existing_output_needs_overwrite(recorded):
+    ws, feature, _, argv_file = recorded
+    existing = ws / "data.synthetic.csv"
+    existing.write_text("keep me\n")
+    with pytest.raises(SynthesisError, match="exists"):
+        await run(feature, ws)
+    assert existing.read_text() == "keep me\n" and not argv_file.exists()
+    await run(feature, ws, overwrite=True)
+    assert "--force" in json.loads(argv_file.read_text()) and existing.read_text() == "a\n1\n"
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"model": "xgboost"}, "model must be one of"),
+    ({"seed": "abc"}, "seed must be a whole number"),
+    ({"where": ["a=1"]}, "where must be an object"),
+    ({"constraints": [3]}, "constraints must be a list"),
+], ids=["model", "seed", "where", "constraints"])
+async def test_malformed_options_get_one_clear_error(recorded, options, message):
+    ws, feature, _, argv_file = recorded
+    with pytest.raises(SynthesisError, match=message):
+        await run(feature, ws, **options)
+    assert not argv_file.exists()
+
+
+@pytest.mark.slow
+async def test_real_process_honours_where_and_constraint(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    rows = "".join(f"{i % 7},{i % 7 + 1 + i % 3},{'ns'[i % 2]}\n" for i in range(80))
+    (ws / "t.csv").write_text("low,high,side\n" + rows)
+    path = await SynthesisFeature().run(ws / "t.csv", 50, [ws], lambda p, m: None, lambda: False, seed=3,
+                                        model="copula", where={"side": "s"}, constraints=["low < high"])
+    synth = list(csv.DictReader(path.open()))
+    assert len(synth) == 50 and {r["side"] for r in synth} == {"s"}
+    assert all(int(r["low"]) < int(r["high"]) for r in synth)

@@ -74,29 +74,29 @@ def test_server_side_synthesis_modules_do_not_import_training_libraries():
 
 
 @pytest.mark.slow
-def test_evaluate_synth_reports_every_metric(tmp_path, capsys):
-    import json
+def test_benchmark_split_is_seeded_and_keeps_rows_as_written(tmp_path):
+    from devassist.evaluation.synth import split
 
-    from devassist.evaluation import synth as evaluate
-
-    rng = np.random.default_rng(0)
     real = tmp_path / "real.csv"
-    real.write_text("x,y,k\n" + "".join(f"{v:.2f},{2 * v + rng.normal():.2f},{'ab'[i % 2]}\n"
-                                        for i, v in enumerate(rng.normal(size=120))))
-    assert evaluate.main(["--real", str(real), "--epochs", "5", "--json", "--timing-rows", "500"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    ours = report["ours"]
-    assert report["train_rows"] == 96 and report["holdout_rows"] == 24
-    for key in ("quality", "column_shapes", "column_pair_trends", "detection", "identical_share",
-                "dcr_synthetic_median", "dcr_holdout_median", "fit_s", "sample_s"):
-        assert np.isfinite(ours[key]), key
-    assert 0 <= ours["quality"] <= 1 and ours["identical_share"] == 0.0
+    lines = ["x,k"] + [f"{i}.50,{'ab'[i % 2]}" for i in range(50)]
+    real.write_text("\n".join(lines) + "\n")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = [p.read_text() for p in split(real, tmp_path / "a", 3)]
+    again = [p.read_text() for p in split(real, tmp_path / "b", 3)]
+    assert first == again
+    train, valid = (t.splitlines() for t in first)
+    assert train[0] == valid[0] == "x,k" and len(train) - 1 == 40 and len(valid) - 1 == 10
+    assert sorted(train[1:] + valid[1:]) == sorted(lines[1:])
 
 
-def test_evaluate_synth_explains_a_table_with_nothing_to_learn(tmp_path, capsys):
-    from devassist.evaluation import synth as evaluate
+def test_benchmark_counts_constraint_violations(tmp_path):
+    from devassist.evaluation.synth import constraint_rate
 
-    real = tmp_path / "ids.csv"
-    real.write_text("email\n" + "".join(f"user{i}@mail.test\n" for i in range(30)))
-    assert evaluate.main(["--real", str(real), "--epochs", "1"]) == 2
-    assert "nothing to score" in capsys.readouterr().err
+    train = tmp_path / "train.csv"
+    train.write_text("low,high\n" + "".join(f"{i * 0.5:.1f},{i * 0.5 + 2:.1f}\n" for i in range(40)))
+    synth = tmp_path / "synth.csv"
+    synth.write_text("low,high\n" + "".join(f"{v:.1f},{v + (-1 if i < 5 else 1):.1f}\n"
+                                             for i, v in enumerate(np.linspace(0, 19, 20))))
+    rate, rules = constraint_rate(train, synth)
+    assert rules == 1 and rate == 5 / 20

@@ -1,4 +1,4 @@
-"""Benchmark tables as CSV files: scikit-learn's bundled wine and breast cancer data, and a mixed fixture.
+"""Benchmark tables as CSV files: scikit-learn's and statsmodels' bundled tables, and a mixed fixture.
 
 The mixed fixture has what real test fixtures have and the sklearn tables lack: serial ids,
 emails and names, dates, booleans, a rare category, empty cells and an all-empty column.
@@ -16,12 +16,41 @@ FIRST_NAMES = ["Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"
                "Mallory", "Niaj", "Olivia", "Peggy", "Rupert", "Sybil", "Trent", "Victor", "Walter"]
 
 
+SKLEARN_TABLES = ("iris", "wine", "breast_cancer", "diabetes")
+STATSMODELS_TABLES = ("anes96", "fair", "modechoice", "star98", "grunfeld", "randhie", "ccard", "engel")
+
+
+def check(spec: str) -> None:
+    """ValueError (one line) for a table name that `resolve` does not know or a file that does not exist."""
+    source, _, name = spec.partition(":")
+    known = {"sklearn": SKLEARN_TABLES, "statsmodels": STATSMODELS_TABLES, "demo": ("mixed",)}
+    if source in known and name:
+        if name not in known[source]:
+            raise ValueError(f"--real {spec}: unknown table; {source} tables: {', '.join(known[source])}")
+        if source == "statsmodels":
+            try:
+                import statsmodels  # noqa: F401
+            except ModuleNotFoundError:
+                raise ValueError(f"--real {spec} needs statsmodels: pip install statsmodels") from None
+    elif not Path(spec).is_file():
+        raise ValueError(f"--real {spec}: no such file (or use sklearn:NAME, statsmodels:NAME, demo:mixed)")
+    elif Path(spec).suffix.lower() != ".csv":
+        raise ValueError(f"--real {spec}: the benchmark reads CSV files; convert it or pass a built-in table")
+
+
+def statsmodels_csv(name: str, path: Path) -> Path:
+    """Write one of statsmodels' bundled tables as CSV (numbers as statsmodels stores them)."""
+    from statsmodels import datasets
+
+    getattr(datasets, name).load_pandas().data.to_csv(path, index=False)
+    return path
+
+
 def sklearn_csv(name: str, path: Path) -> Path:
-    """Write scikit-learn's bundled `wine` or `breast_cancer` table (features + integer target) as CSV."""
+    """Write a scikit-learn bundled table (features + integer target) as CSV."""
     from sklearn import datasets
 
-    loader = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer}[name]
-    bunch = loader()
+    bunch = getattr(datasets, f"load_{name}")()
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
         writer.writerow([*bunch.feature_names, "target"])
@@ -52,8 +81,11 @@ def mixed_csv(path: Path, rows: int = 1000, seed: int = 0) -> Path:
 
 def resolve(spec: str, workdir: Path) -> Path:
     """A path as given, or `sklearn:wine`, `sklearn:breast_cancer`, `demo:mixed` written into workdir."""
+    check(spec)
     if spec.startswith("sklearn:"):
         return sklearn_csv(spec.split(":", 1)[1], workdir / f"{spec.split(':', 1)[1]}.csv")
+    if spec.startswith("statsmodels:"):
+        return statsmodels_csv(spec.split(":", 1)[1], workdir / f"{spec.split(':', 1)[1]}.csv")
     if spec == "demo:mixed":
         return mixed_csv(workdir / "mixed.csv")
     return Path(spec)

@@ -227,7 +227,7 @@ def train_gan(data: np.ndarray, ops: SpanOps, cond_spans: list[tuple[int, int]],
         return head(z, cond if cond_dim else None).numpy()
 
     start, step, loss_g, loss_c = clock(), 0, 0.0, 0.0
-    while step < steps and (budget_s is None or clock() - start < budget_s):
+    while step < steps and (budget_s is None or clock() - start < budget_s) and not (selector and selector.stopped):
         cond_np, rows = sampler.sample(batch)
         cond = torch.from_numpy(cond_np)
         perm = torch.from_numpy(rng.permutation(batch))
@@ -261,4 +261,5 @@ def train_gan(data: np.ndarray, ops: SpanOps, cond_spans: list[tuple[int, int]],
     if selector is not None:
         selector.offer(step, ema, draw)  # the final average competes too
         stats["selection"] = selector.restore(ema)
+        stats["heldout_score"] = selector.fresh_score(draw)
     return head, stats

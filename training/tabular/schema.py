@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from devassist.server.synth_runtime import value_hash
-from devassist.training.tabular.table_io import MISSING, Table
+from devassist.server.synth_patterns import value_hash
+from devassist.training.tabular.table_io import DEFAULT_NA, MISSING, Table
 
 INT_RE = re.compile(r"^[+-]?(0|[1-9][0-9]*)$")  # no leading zeros: "007" is a code, not a number
 FLOAT_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
@@ -39,18 +39,33 @@ def looks_identifying(name: str) -> bool:
     return bool(set(re.split(r"[^a-z0-9]+", words)) & IDENTIFYING)
 
 
-def is_null(value) -> bool:
-    """Whether a raw value is empty: "" in CSV, null or an absent key in JSON."""
-    return value is None or value is MISSING or value == MISSING or (isinstance(value, str) and value == "")
+def is_null(value, na: tuple = DEFAULT_NA) -> bool:
+    """Whether a raw value is missing: null or an absent key in JSON, or one of the `na` spellings."""
+    return value is None or value is MISSING or value == MISSING or (isinstance(value, str) and value in na)
+
+
+def null_spellings(values: list, na: tuple) -> dict:
+    """How the fixture spells its missing values, with counts: written back in the same proportions."""
+    counts = Counter(v for v in values if is_null(v, na))
+    return {"values": list(counts), "weights": list(counts.values())}
 
 
 def _null_as(values: list, fmt: str) -> str:
-    """How the fixture spells an empty value: 'empty' (CSV), 'null' or 'missing' (JSON)."""
+    """How a JSON fixture leaves a value out when it has no spelling: 'null' or 'missing' (absent key)."""
     if fmt == "csv":
         return "empty"
     missing = sum(v is MISSING or v == MISSING for v in values if not isinstance(v, bool))
     nulls = sum(v is None for v in values)
     return "missing" if missing > nulls else "null"
+
+
+def date_unit(stamps: np.ndarray) -> str:
+    """The coarsest calendar unit every timestamp falls on: Y (always Jan-01), M, D, h, m or s."""
+    seconds = stamps.astype(np.int64).astype("datetime64[s]")
+    for unit in ("Y", "M", "D", "h", "m"):
+        if (seconds.astype(f"datetime64[{unit}]").astype("datetime64[s]") == seconds).all():
+            return unit
+    return "s"
 
 
 def _decimals(text: str) -> int:
@@ -69,14 +84,21 @@ def _numeric_profile(values: list, fmt: str) -> dict | None:
         is_int = all(INT_RE.match(v) for v in values)
         decimals = [_decimals(v) for v in values]
         scientific = any("e" in v.lower() for v in values)
-        return {"dtype": "int" if is_int else "float", "decimals": max(decimals),
+        return {"dtype": "int" if is_int else "float", "decimals": max(decimals), **_decimal_share(decimals),
                 "fixed": not scientific and len(set(decimals)) == 1, "scientific": scientific,
                 "json_number": False}
     if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
         return None
     is_int = all(isinstance(v, int) for v in values)
-    return {"dtype": "int" if is_int else "float", "decimals": max(_decimals(repr(float(v))) for v in values),
+    decimals = [0 if isinstance(v, int) else max(1, _decimals(repr(v))) for v in values]
+    return {"dtype": "int" if is_int else "float", "decimals": max(decimals), **_decimal_share(decimals),
             "fixed": False, "json_number": True}
+
+
+def _decimal_share(decimals: list[int]) -> dict:
+    """How many values had 0, 1, 2... decimals: a column of integers with one `97.5` stays mostly integers."""
+    counts = Counter(decimals)
+    return {"decimal_counts": sorted(counts), "decimal_weights": [counts[d] for d in sorted(counts)]}
 
 
 def parse_date(text: str, fmt: str) -> float:
@@ -132,10 +154,11 @@ def _pattern_profile(values: list) -> dict:
     return {"shapes": shapes}
 
 
-def profile_column(name: str, raw: list, fmt: str) -> dict:
-    """The spec of one column from its raw values."""
-    present = [v for v in raw if not is_null(v)]
-    spec = {"name": name, "null_as": _null_as(raw, fmt), "null_rate": 1 - len(present) / max(1, len(raw))}
+def profile_column(name: str, raw: list, fmt: str, na: tuple = DEFAULT_NA) -> dict:
+    """The spec of one column from its raw values (`na`: the text values that mean missing)."""
+    present = [v for v in raw if not is_null(v, na)]
+    spec = {"name": name, "null_as": _null_as(raw, fmt), "nulls": null_spellings(raw, na),
+            "null_rate": 1 - len(present) / max(1, len(raw))}
     if not present:
         return {**spec, "kind": "empty"}
     distinct = len({(type(v).__name__, v) for v in present})
@@ -153,14 +176,15 @@ def profile_column(name: str, raw: list, fmt: str) -> dict:
         date_fmt = _date_format(present)
         if date_fmt is not None and distinct > MAX_DISCRETE_NUMBERS:
             stamps = np.array([parse_date(v, date_fmt) for v in present])
-            return {**spec, "kind": "datetime", "format": date_fmt,
+            unit = date_unit(stamps)
+            return {**spec, "kind": "datetime", "format": date_fmt, "unit": unit,
                     "lo": float(stamps.min()), "hi": float(stamps.max()),
-                    "resolution": 86400 if "%H" not in date_fmt else 1}
+                    "resolution": 86400 if unit in "YMD" else {"h": 3600, "m": 60}.get(unit, 1)}
         unique_id = distinct == len(present) >= 2 and looks_identifying(name)
         if unique_id or (distinct >= 10 and distinct >= 0.5 * len(present)):
             return {**spec, "kind": "pattern", "unique": distinct == len(present),
                     **_pattern_profile(present), "seen": sorted({value_hash(v) for v in present})}
-    counts = Counter((type(v).__name__, v) for v in raw if not is_null(v))
+    counts = Counter((type(v).__name__, v) for v in raw if not is_null(v, na))
     categories = [v for (_, v) in counts]
     weights = list(counts.values())
     if len(present) < len(raw):
@@ -171,23 +195,23 @@ def profile_column(name: str, raw: list, fmt: str) -> dict:
 
 def profile_table(table: Table) -> list[dict]:
     """Specs for every column of a table, in the table's column order."""
-    return [profile_column(name, table.column(j), table.fmt) for j, name in enumerate(table.columns)]
+    return [profile_column(name, table.column(j), table.fmt, table.na_values) for j, name in enumerate(table.columns)]
 
 
 def to_arrays(table: Table, specs: list[dict]) -> dict[str, np.ndarray]:
     """Parse the learned columns: float arrays (NaN for empty) or int category codes."""
-    arrays = {}
+    arrays, na = {}, table.na_values
     for j, spec in enumerate(specs):
         kind, raw = spec["kind"], table.column(j)
         if kind == "numeric":
-            arrays[spec["name"]] = np.array([np.nan if is_null(v) else float(v) for v in raw])
+            arrays[spec["name"]] = np.array([np.nan if is_null(v, na) else float(v) for v in raw])
         elif kind == "datetime":
             arrays[spec["name"]] = np.array(
-                [np.nan if is_null(v) else parse_date(v, spec["format"]) for v in raw])
+                [np.nan if is_null(v, na) else parse_date(v, spec["format"]) for v in raw])
         elif kind == "discrete":
             index = {(type(v).__name__, v): i for i, v in enumerate(spec["categories"]) if v is not None}
             null_code = len(spec["categories"]) - 1
             # a value unseen by the profile (a row outside the training subsample) maps to the first category
             arrays[spec["name"]] = np.array(
-                [null_code if is_null(v) else index.get((type(v).__name__, v), 0) for v in raw], dtype=np.int64)
+                [null_code if is_null(v, na) else index.get((type(v).__name__, v), 0) for v in raw], dtype=np.int64)
     return arrays

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import warnings
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Callable
 
@@ -18,7 +18,10 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from devassist.server.synth_runtime import row_digests
+from devassist.server.synth_copula import sample_copula
+from devassist.server.synth_runtime import round_like_fixture, row_digests
+from devassist.training.tabular.constraints import detect_constraints
+from devassist.training.tabular.copula import fit_copula
 from devassist.training.tabular.gan import GanConfig, SpanOps, train_gan
 from devassist.training.tabular.selection import Selector
 from devassist.training.tabular.schema import FLOAT_RE, is_null, profile_table, to_arrays
@@ -26,9 +29,14 @@ from devassist.training.tabular.table_io import Table
 from devassist.training.tabular.transforms import DataTransformer
 from devassist.training.tabular.vae import VaeConfig, train_vae
 
-SPEC_VERSION = 1
+SPEC_VERSION = 2
 MAX_TRAIN_ROWS = 50_000  # bigger fixtures are subsampled: the model sees plenty, and a CPU trains in minutes
-DEFAULT_EPOCHS = 300  # as CTGAN
+# Steps scale with the rows: CTGAN's 300 epochs are only 300 steps below 1,000 rows, far too few.
+STEPS_PER_ROW, MIN_STEPS, MAX_STEPS = 2, 1000, 4000
+TINY_ROWS = 50  # below this: the Gaussian copula alone (a network cannot learn from so few rows)
+HOLDOUT_SHARE, MIN_HOLDOUT = 0.15, 10  # rows held out to stop early and to choose the model kind
+# A seeded time budget becomes a step cap at these rates, so it never depends on the machine's load.
+REFERENCE_STEPS_PER_S = {"gan": 40.0, "vae": 200.0}
 # Batches of a few hundred rows through 128-wide layers gain little from intra-op threads, and on
 # a shared CPU the threads' spin-waits made each step ~15x slower (measured: 21 ms vs 1.2 ms).
 TORCH_THREADS = 1
@@ -57,63 +65,126 @@ def column_notes(table: Table, specs: list[dict]) -> list[str]:
     return notes
 
 
-def fit_synthesizer(table: Table, out_dir: str | Path, model: str = "gan", epochs: int | None = None,
+def step_budget(train_rows: int) -> int:
+    """Optimizer steps for a fixture: STEPS_PER_ROW a row, within [MIN_STEPS, MAX_STEPS] (early stopping may end sooner)."""
+    return int(np.clip(STEPS_PER_ROW * train_rows, MIN_STEPS, MAX_STEPS))
+
+
+def split_holdout(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Training and held-out row indices; tiny fixtures keep every row for training (and no holdout)."""
+    if n < TINY_ROWS:
+        return np.arange(n), np.arange(n)
+    order = rng.permutation(n)
+    cut = max(MIN_HOLDOUT, int(HOLDOUT_SHARE * n))
+    return np.sort(order[cut:]), np.sort(order[:cut])
+
+
+def candidates(model: str, train_rows: int) -> list[str]:
+    """The model kinds to fit: the one asked for, or (auto) the copula plus the TVAE and the GAN."""
+    if model != "auto":
+        return [model]
+    return ["copula"] if train_rows < TINY_ROWS else ["copula", "vae", "gan"]
+
+
+def fit_synthesizer(table: Table, out_dir: str | Path, model: str = "auto", steps: int | None = None,
                     budget_s: float | None = None, seed: int = 0, max_rows: int = MAX_TRAIN_ROWS,
                     progress: Callable[[float, str], None] | None = None,
-                    log: Callable[[str], None] = print, select: bool = True,
-                    clock: Callable[[], float] = time.perf_counter,
+                    log: Callable[[str], None] = print, seeded: bool = True,
+                    clock: Callable[[], float] = time.perf_counter, user_constraints: list[dict] = (),
                     config: GanConfig | VaeConfig | None = None) -> dict:
-    """Profile, encode, train, export to ONNX and save; return the spec (with timings) that was written.
+    """Profile, find constraints, train the candidate models, keep the best on held-out rows, export; return the spec.
 
-    `budget_s` bounds the whole fit as measured by `clock`: wall-clock by default; the benchmark
-    passes `time.process_time` so that other people's jobs on a shared machine do not decide it.
+    `steps` defaults to `step_budget(rows)`. `budget_s` bounds the fit: in seconds of `clock` when
+    not `seeded`; when `seeded` it becomes a step cap at REFERENCE_STEPS_PER_S, so a seeded run
+    gives the same model on any machine, with or without a budget that the steps fit in.
     """
     started = clock()
     torch.set_num_threads(TORCH_THREADS)
     rng = np.random.default_rng(seed)
+    progress = progress or (lambda f, m: None)
     n_fixture = len(table.rows)
     if n_fixture > max_rows:
         keep = np.sort(rng.choice(n_fixture, max_rows, replace=False))
-        table = Table(table.columns, [table.rows[i] for i in keep], table.fmt, table.csv_options)
+        table = replace(table, rows=[table.rows[i] for i in keep])
         log(f"subsampled {n_fixture:,} rows to {max_rows:,} for training")
     specs = profile_table(table)
     for note in column_notes(table, specs):
         log(note)
     arrays = to_arrays(table, specs)
-    transformer = DataTransformer(specs, seed)
+    constraints = detect_constraints(specs, arrays) + list(user_constraints)
     spec = {"spec_version": SPEC_VERSION, "model": model, "fmt": table.fmt, "csv_options": table.csv_options,
-            "columns": specs, "fixture_rows": n_fixture, "train_rows": len(table.rows), "seed": seed}
+            "columns": specs, "fixture_rows": n_fixture, "train_rows": len(table.rows), "seed": seed,
+            "constraints": constraints}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if not arrays:  # nothing to learn: every column is generated by rule
         spec.update(dim=0, z_dim=0, cond_dim=0, fit_s=clock() - started)
         (out_dir / "spec.json").write_text(json.dumps(spec, indent=1))
         return spec
-    transformer.fit(arrays)
-    data = transformer.transform(arrays, rng)
+    train_idx, held_idx = split_holdout(len(table.rows), rng)
+    train = {k: v[train_idx] for k, v in arrays.items()}
+    held = {k: v[held_idx] for k, v in arrays.items()}
+    kinds = candidates(model, len(train_idx))
+    neural = [k for k in kinds if k != "copula"]
+    total_steps = steps or step_budget(len(train_idx))
+    transformer = DataTransformer(specs, seed).fit(train)
+    data = transformer.transform(train, rng)
     ops = SpanOps(transformer.dim, transformer.tanh_columns(), transformer.softmax_groups(), transformer.cond_spans)
-    config = config or (GanConfig() if model == "gan" else VaeConfig())
-    steps_per_epoch = max(1, len(data) // config.batch_size)
-    steps = (epochs or DEFAULT_EPOCHS) * steps_per_epoch if budget_s is None or epochs else 10**9
-    if budget_s is not None:  # the budget covers the whole fit: what is left after profiling, minus export
-        budget_s = max(0.1, budget_s - (clock() - started) - EXPORT_RESERVE_S)
-    selector = Selector(specs, arrays, model == "gan", steps, budget_s, seed, clock=clock) if select else None
-    if model == "gan":
-        head, stats = train_gan(data, ops, transformer.cond_spans, config, steps, budget_s, seed, progress,
-                                selector, clock)
-        args = (torch.zeros(2, config.embedding_dim),) + ((torch.zeros(2, transformer.cond_dim),)
-                                                          if transformer.cond_dim else ())
+    fits: dict[str, dict] = {}
+    for i, kind in enumerate(kinds):
+        progress(i / len(kinds), f"fitting {kind}")
+        selector = Selector(specs, held, kind == "gan", total_steps, None, seed, clock=clock)
+        if kind == "copula":
+            copula = fit_copula(specs, train, seed)
+            sample = sample_copula(copula, 2000, np.random.default_rng(seed))
+            for c in specs:
+                if c["name"] in sample and c["kind"] != "discrete":
+                    sample[c["name"]] = round_like_fixture(c, sample[c["name"]], selector.rng)
+            fits[kind] = {"score": selector.score_columns(sample), "copula": copula, "stats": {"steps": 0}}
+            continue
+        kind_steps, kind_budget = total_steps, None
+        if budget_s is not None:
+            left = max(0.1, budget_s - (clock() - started) - EXPORT_RESERVE_S * len(neural))
+            share = left / (len(neural) - neural.index(kind))
+            if seeded:  # count steps, not seconds: reproducible on any machine
+                kind_steps = max(1, min(total_steps, int(share * REFERENCE_STEPS_PER_S[kind])))
+            else:
+                kind_budget = share
+        selector.steps = kind_steps
+        kind_config = config if isinstance(config, GanConfig if kind == "gan" else VaeConfig) else None
+        kind_config = kind_config or (GanConfig() if kind == "gan" else VaeConfig())
+        report = lambda f, m, i=i: progress((i + f) / len(kinds), f"{kind} {m}")  # noqa: E731
+        if kind == "gan":
+            head, stats = train_gan(data, ops, transformer.cond_spans, kind_config, kind_steps, kind_budget, seed,
+                                    report, selector, clock)
+        else:
+            head, stats = train_vae(data, ops, kind_config, kind_steps, kind_budget, seed, report, selector, clock)
+        fits[kind] = {"score": stats["heldout_score"], "head": head, "stats": stats, "config": kind_config}
+    best = max(kinds, key=lambda k: fits[k]["score"])
+    if len(kinds) > 1:
+        log("held-out scores: " + ", ".join(f"{k} {fits[k]['score']:.3f}" for k in kinds) + f"; using {best}")
+    chosen = fits[best]
+    spec.update(model=best, requested_model=model, dim=transformer.dim, cond_dim=transformer.cond_dim,
+                heldout_scores={k: round(f["score"], 4) for k, f in fits.items()}, train=chosen["stats"],
+                cond_probs=(transformer.category_frequencies(train) / max(1, len(transformer.cond_spans))).tolist())
+    # digests (not values) of the fixture's rows that occur once: the sampler redraws any row equal to
+    # one of them. A row the fixture repeats (an empty reading at a constant station) identifies nobody,
+    # and redrawing it would remove exactly those rows (and their empties) from the output.
+    digests, counts = np.unique(row_digests(arrays, specs), return_counts=True)
+    spec["row_digests"] = digests[counts == 1].tolist()
+    if best == "copula":  # cheap to fit: the held-out rows were only needed to choose it
+        spec.update(copula=fit_copula(specs, arrays, seed), z_dim=0)
     else:
-        head, stats = train_vae(data, ops, config, steps, budget_s, seed, progress, selector, clock)
+        config = chosen["config"]
         args = (torch.zeros(2, config.embedding_dim),)
-    spec.update(dim=transformer.dim, z_dim=config.embedding_dim, cond_dim=transformer.cond_dim,
-                cond_probs=(transformer.category_frequencies(arrays) / max(1, len(transformer.cond_spans))).tolist(),
-                sigmas=stats.pop("sigmas", None), config=asdict(config), train=stats,
-                epochs=stats["steps"] / steps_per_epoch)
-    # digests (not values) of the training rows: the sampler redraws any row equal to one of them
-    spec["row_digests"] = np.unique(row_digests(arrays, specs)).tolist()
-    spec["export"] = export_onnx(head, args, out_dir / "sampler.onnx")
-    save_file({k: v.contiguous() for k, v in head.state_dict().items()}, str(out_dir / "weights.safetensors"))
+        if best == "gan" and transformer.cond_dim:
+            args += (torch.zeros(2, transformer.cond_dim),)
+        spec.update(z_dim=config.embedding_dim, sigmas=chosen["stats"].pop("sigmas", None), config=asdict(config))
+        spec["export"] = export_onnx(chosen["head"], args, out_dir / "sampler.onnx")
+        save_file({k: v.contiguous() for k, v in chosen["head"].state_dict().items()},
+                  str(out_dir / "weights.safetensors"))
+    for f in fits.values():
+        f["stats"].pop("sigmas", None)
     spec["fit_s"] = clock() - started
     (out_dir / "spec.json").write_text(json.dumps(spec, indent=1))
     return spec

@@ -17,6 +17,8 @@ from pathlib import Path
 MISSING = "\x00missing"
 
 FORMATS = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+# How people spell a missing value in CSV exports (pandas, R, spreadsheets, SQL dumps); `--na` replaces it.
+DEFAULT_NA = ("", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "-", "?", "#N/A")
 
 
 class FixtureError(ValueError):
@@ -31,6 +33,7 @@ class Table:
     rows: list[list]  # (n_rows, n_columns) raw values
     fmt: str  # csv | json | jsonl
     csv_options: dict = field(default_factory=dict)  # delimiter and line terminator of a CSV
+    na_values: tuple = DEFAULT_NA  # text values that mean "missing" in this fixture
 
     def column(self, j: int) -> list:
         """The raw values of column j."""
@@ -62,11 +65,16 @@ def decode_utf8(data: bytes, name: str) -> str:
             "re-save it as UTF-8") from None
 
 
-def read_table(path: str | Path) -> Table:
-    """Parse a fixture file; raise FixtureError for empty, header-only, ragged or nested input."""
+def read_table(path: str | Path, na_values: tuple = DEFAULT_NA) -> Table:
+    """Parse a fixture file; raise FixtureError for empty, header-only, ragged, nested or non-table input."""
     path = Path(path)
+    if path.is_dir():
+        raise FixtureError(f"{path} is a folder; give a CSV, JSON or JSON Lines file")
     if not path.is_file():
         raise FixtureError(f"{path}: no such file")
+    if path.suffix.lower() not in FORMATS and path.suffix:
+        raise FixtureError(f"{path.name}: unknown fixture type {path.suffix!r}; "
+                           f"expected one of {', '.join(sorted(FORMATS))}")
     text = decode_utf8(path.read_bytes(), path.name)
     if not text.strip():
         raise FixtureError(f"{path.name} is empty: there are no rows to learn from")
@@ -74,6 +82,7 @@ def read_table(path: str | Path) -> Table:
     table = _read_csv(text, path) if fmt == "csv" else _read_json(text, path, fmt)
     if not table.rows:
         raise FixtureError(f"{path.name} has a header but no rows: there is nothing to learn from")
+    table.na_values = tuple(na_values)
     return table
 
 

@@ -106,7 +106,7 @@ def train_vae(data: np.ndarray, ops: SpanOps, config: VaeConfig, steps: int, bud
         return head(torch.randn(n, config.embedding_dim)).numpy()
 
     start, step, loss_value = clock(), 0, 0.0
-    while step < steps and (budget_s is None or clock() - start < budget_s):
+    while step < steps and (budget_s is None or clock() - start < budget_s) and not (selector and selector.stopped):
         x = table[torch.from_numpy(rng.integers(len(data), size=batch))]
         mu, logvar = encoder(x)
         z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
@@ -133,5 +133,6 @@ def train_vae(data: np.ndarray, ops: SpanOps, config: VaeConfig, steps: int, bud
     if selector is not None:
         selector.offer(step, decoder, draw, sigmas())
         stats["selection"] = selector.restore(decoder)
+        stats["heldout_score"] = selector.fresh_score(draw, sigmas())
     stats["sigmas"] = sigmas()
     return head.eval(), stats
