@@ -141,11 +141,15 @@ export function configurationFor(section: string | undefined, s: ServerSettings)
   return undefined;
 }
 
-/** Whether completions from the server go to ghost text / to the completion list. */
-export function completionTargets(s: ClientSettings): { inline: boolean; list: boolean } {
+/**
+ * Whether completions from the server go to ghost text / to the completion list. In 'both'
+ * mode the ghost text steps aside while the completion list is open (`listOpen`), so the same
+ * suggestion is never shown twice at once.
+ */
+export function completionTargets(s: ClientSettings, listOpen = false): { inline: boolean; list: boolean } {
   const on = s.completion.enabled;
   return {
-    inline: on && s.completion.mode !== 'list',
+    inline: on && s.completion.mode !== 'list' && !(s.completion.mode === 'both' && listOpen),
     list: on && s.completion.mode !== 'inline',
   };
 }

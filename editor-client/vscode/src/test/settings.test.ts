@@ -81,4 +81,8 @@ describe('completionTargets', () => {
   for (const [name, values, expected] of cases) {
     it(name, () => assert.deepEqual(completionTargets(readSettings(getter(values)).settings), expected));
   }
+  it('both, with the list open: the list alone, no ghost text of the same suggestion', () =>
+    assert.deepEqual(completionTargets(readSettings(getter({ 'completion.mode': 'both' })).settings, true), { inline: false, list: true }));
+  it('inline, with a list of other items open: ghost text stays', () =>
+    assert.deepEqual(completionTargets(readSettings(getter({})).settings, true), { inline: true, list: false }));
 });
