@@ -132,21 +132,11 @@ local ok, err = pcall(function()
 
   step('review_command', function()
     if os.getenv('DEVASSIST_E2E_NO_REVIEW') == '1' then return end
-    -- The pushed findings exist (previous step); a pull racing the push's scoring of the same
-    -- version can come back empty, so ask again (each ask is a new request) until it lists them.
     local answer
-    results.review_requests = 0
-    wait_for('review findings from :DevassistReview', function()
-      if answer and answer.err then error('textDocument/diagnostic failed: ' .. vim.inspect(answer.err), 0) end
-      if answer and #((answer.result or {}).items or {}) > 0 then return true end
-      if answer or results.review_requests == 0 then
-        answer = nil
-        results.review_requests = results.review_requests + 1
-        devassist.review(bufnr, function(err, result) answer = { err = err, result = result } end)
-      end
-      return false
-    end)
-    results.review_items = #answer.result.items
+    devassist.review(bufnr, function(err, result) answer = { err = err, result = result } end)
+    wait_for('the answer to :DevassistReview', function() return answer ~= nil end)
+    if answer.err then error('textDocument/diagnostic failed: ' .. vim.inspect(answer.err), 0) end
+    results.review_items = #((answer.result or {}).items or {})
     results.loclist = vim.tbl_map(function(item) return { lnum = item.lnum, text = item.text } end, vim.fn.getloclist(0))
   end)
 

@@ -126,6 +126,9 @@ local function run()
     api.nvim_win_set_cursor(0, { line, 0 })
     type_keys('o' .. typed)
     wait_for('the typed text', function() return typed_in_line(typed) end)
+    -- The server answers one completion per document at a time, the newest winning: open the
+    -- list once the ghost text's request is answered, as a person reading it would.
+    wait_for('ghost text on the new line', function() return ghost(bufnr) ~= nil end)
     type_keys('<C-x><C-o>')
     wait_for('the completion menu', function() return vim.fn.pumvisible() == 1 end)
     results.list_items = vim.fn.complete_info({ 'items' }).items

@@ -140,6 +140,8 @@ function M.request(bufnr)
   local s = state[bufnr]
   if not s or not api.nvim_buf_is_valid(bufnr) or api.nvim_get_current_buf() ~= bufnr then return end
   cancel_request(s)
+  -- The completion list is being asked for or shown: a ghost request now would replace its answer.
+  if vim.fn.pumvisible() == 1 or api.nvim_get_mode().mode == 'ic' then return end
   local client = s.client
   local row, col = cursor_pos()
   local tick = api.nvim_buf_get_changedtick(bufnr)
