@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -190,6 +191,16 @@ def test_ghost_text_while_typing(tmp_path: Path, which: str, engine: str, expect
     assert results["lines_accepted"] == expected, f"accepting did not insert exactly the shown text{context}"
     last = expected[row + len(shown) - 1]
     assert results["cursor_after_accept"] == [row + len(shown) - 1, len(last)], context
+
+    # Accept-word (<C-Right>): the next word of the suggestion, with the spaces before it, or else
+    # the next run of punctuation; the extmark engine keeps showing the rest.
+    word_ghost = results["word_ghost"]["text"]
+    word = re.match(r"\s*\w+|\s*[^\w\s]+|\s+", word_ghost).group(0)
+    assert results["line_after_word"] == results["word_typed_line"] + word, context
+    if results["engine"] == "extmark" and word != word_ghost:
+        rest = results["ghost_after_word"]
+        assert rest and rest["text"] == word_ghost[len(word):], context
+        assert [rest["row"], rest["col"]] == [row, len(results["line_after_word"])], context
 
     # The completion list with its single item shows a menu and leaves the typed text alone.
     assert results["list_items"], f"the completion list was empty{context}"

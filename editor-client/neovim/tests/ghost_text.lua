@@ -121,6 +121,22 @@ local function run()
     wait_for('no ghost text after leaving Insert mode', function() return ghost(bufnr) == nil end)
   end)
 
+  step('accept_word', function()
+    api.nvim_win_set_cursor(0, { line, 0 })
+    type_keys('o' .. typed)
+    wait_for('the typed text', function() return typed_in_line(typed) end)
+    wait_for('ghost text to accept a word of', function() return ghost(bufnr) ~= nil end)
+    results.word_ghost = ghost(bufnr)
+    results.word_typed_line = api.nvim_get_current_line()
+    local tick = api.nvim_buf_get_changedtick(bufnr)
+    type_keys('<C-Right>')
+    wait_for('the accepted word', function() return api.nvim_buf_get_changedtick(bufnr) ~= tick end)
+    results.line_after_word = api.nvim_get_current_line()
+    results.ghost_after_word = ghost(bufnr) or vim.NIL
+    type_keys('<Esc>')
+    wait_for('Normal mode', function() return api.nvim_get_mode().mode == 'n' end)
+  end)
+
   step('completion_list', function()
     -- The list (omnifunc) with one item: the buffer keeps what was typed until a choice is made.
     api.nvim_win_set_cursor(0, { line, 0 })
