@@ -166,6 +166,12 @@ local function schedule_request(bufnr, delay_ms)
   end))
 end
 
+--- The start of `text` that accept-word takes: the next word with the spaces before it, else the
+--- next run of punctuation (`' = np.asarray'` -> `' ='`, then `' np'`).
+local function next_word(text)
+  return text:match('^%s*[%w_]+') or text:match('^%s*[^%w_%s]+') or text:match('^%s+') or text
+end
+
 --- Insert the shown suggestion (all of it, or its first word when `word`); false if none is shown.
 function M.accept(bufnr, word)
   bufnr = (bufnr == nil or bufnr == 0) and api.nvim_get_current_buf() or bufnr
@@ -178,10 +184,7 @@ function M.accept(bufnr, word)
     return false
   end
   local text = shown.text
-  if word then
-    -- The next word with the spaces before it, or else the next run of punctuation.
-    text = text:match('^%s*[%w_]+') or text:match('^%s*[^%w_%s]+') or text:match('^%s+') or text
-  end
+  if word then text = next_word(text) end
   local rest = shown.text:sub(#text + 1)
   local lines = vim.split(text, '\n', { plain = true })
   M.dismiss(bufnr)
@@ -219,7 +222,7 @@ local function attach_native(bufnr, keys)
         local start = item.range.start:to_extmark()
         if start[1] == row and start[2] <= col then text = text:sub(col - start[2] + 1) end
       end
-      text = text:match('^%s*[%w_]+') or text:match('^%s*[^%w_%s]+') or text
+      text = next_word(text)
       local lines = vim.split(text, '\n', { plain = true })
       api.nvim_buf_set_text(bufnr, row, col, row, col, lines)
       api.nvim_win_set_cursor(0, { row + #lines, (#lines == 1 and col or 0) + #lines[#lines] })
