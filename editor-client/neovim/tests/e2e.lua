@@ -60,6 +60,8 @@ local ok, err = pcall(function()
       execute_commands = (client.server_capabilities.executeCommandProvider or {}).commands,
     }
     results.keymap = vim.fn.maparg('<leader>ds', 'n') ~= ''
+    results.review_keymap = vim.fn.maparg('<leader>dr', 'n') ~= ''
+    results.learn_keymap = vim.fn.maparg('<leader>dl', 'n') ~= ''
   end)
 
   step('status', function()
@@ -126,6 +128,16 @@ local ok, err = pcall(function()
     end
     wait_for('a devassist review diagnostic', function() return #ours() > 0 end)
     results.diagnostics = ours()
+  end)
+
+  step('review_command', function()
+    if os.getenv('DEVASSIST_E2E_NO_REVIEW') == '1' then return end
+    local answer
+    devassist.review(bufnr, function(err, result) answer = { err = err, result = result } end)
+    wait_for('the answer to :DevassistReview', function() return answer ~= nil end)
+    if answer.err then error('textDocument/diagnostic failed: ' .. vim.inspect(answer.err), 0) end
+    results.review_items = #((answer.result or {}).items or {})
+    results.loclist = vim.tbl_map(function(item) return { lnum = item.lnum, text = item.text } end, vim.fn.getloclist(0))
   end)
 
   step('restart', function()

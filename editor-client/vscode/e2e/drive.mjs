@@ -2,7 +2,9 @@
 // driven by Playwright with the system Chromium. Run by tests/e2e/test_vscode.py:
 //   node drive.mjs CONFIG.json
 // CONFIG: { codeServer, vsix, workspace, file, defLine, completionAt ('line:column'), settings, outDir,
-//          chromium, playwrightFrom, timeoutMs, expectStartFailure, logLevel }
+//          chromium, playwrightFrom, timeoutMs, expectStartFailure, logLevel,
+//          typing: { line, word } (then only the typing check runs: half a word typed on a new
+//          line under `line`, the ghost text awaited and accepted with Tab) }
 // Writes OUTDIR/results.json and one screenshot per check. Waits on the page, never on fixed sleeps.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -152,6 +154,8 @@ try {
 
   if (config.expectStartFailure) {
     if (!results.startFailure) throw new Error(`the server started, but a failed start was expected (status: ${results.status})`);
+  } else if (config.typing) {
+    await checkTyping(page, shot);
   } else {
     await checkFeatures(page, shot, runCommand);
   }
@@ -265,3 +269,66 @@ async function checkFeatures(page, shot, runCommand) {
   });
 }
 
+
+/** In the page: the text of the line with the cursor (the editor draws spaces as no-break spaces). */
+function lineAtCursor() {
+  const current = document.querySelector('.monaco-editor .view-overlays .current-line');
+  const top = current ? current.parentElement.style.top : null;
+  const line = [...document.querySelectorAll('.monaco-editor .view-lines .view-line')].find((l) => l.style.top === top);
+  if (!line) return null;
+  const copy = line.cloneNode(true); // without the ghost text drawn inside the line
+  copy.querySelectorAll('[class*="ghost-text"]').forEach((e) => e.remove());
+  return copy.textContent.replace(/\u00a0/g, ' ');
+}
+
+/**
+ * In the page: the ghost text as one string. The part on the cursor's line is drawn as several
+ * `ghost-text-decoration` spans (one per token colour); further lines as `.ghost-text` blocks.
+ */
+function ghostTextShown() {
+  const text = (e) => e.textContent.replace(/\u00a0/g, ' ');
+  const inline = [...document.querySelectorAll('.monaco-editor [class*="ghost-text-decoration"]')].map(text).join('');
+  const below = [...document.querySelectorAll('.monaco-editor .ghost-text .view-line')].map(text);
+  return [inline, ...below].join('\n');
+}
+
+/**
+ * What a person sees while typing: a new line under `typing.line`, half a word typed key by key,
+ * the ghost text awaited (its delay after the last keystroke recorded), then Tab.
+ */
+async function checkTyping(page, shot) {
+  const { line, word } = config.typing;
+  const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text');
+  await step('new line under the statement', async () => {
+    await page.locator('.monaco-editor .view-lines').first().click();
+    await page.keyboard.press('Control+G');
+    await page.locator('.quick-input-widget input').waitFor();
+    await page.keyboard.type(String(line));
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
+    await page.keyboard.press('End');
+    await page.keyboard.press('Enter');
+  });
+  results.typing = await step('ghost text after a half-typed word', async () => {
+    // Typed at about 10 keys a second; the clock starts at the last key.
+    await page.keyboard.type(word, { delay: 100 });
+    const lastKey = Date.now();
+    const typedLine = await page.evaluate(lineAtCursor);
+    await ghost.first().waitFor();
+    await page.waitForFunction(() =>
+      [...document.querySelectorAll('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text')].some((e) => e.textContent.trim()),
+    );
+    const ghostMs = Date.now() - lastKey;
+    const shown = await page.evaluate(ghostTextShown);
+    await shot('typing-ghost-text');
+    return { typedLine, ghostMs, shown };
+  });
+  results.accepted = await step('Tab accepts the ghost text', async () => {
+    await page.keyboard.press('Tab');
+    // The line grows by the accepted text (without ghost text, which the editor draws apart).
+    await page.waitForFunction(`(${lineAtCursor.toString()})() !== ${JSON.stringify(results.typing.typedLine)}`);
+    const lineAfter = await page.evaluate(lineAtCursor);
+    await shot('typing-accepted');
+    return { lineAfter };
+  });
+}

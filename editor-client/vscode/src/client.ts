@@ -3,6 +3,7 @@
  * from our settings, filters completions by the chosen mode, and reports a failed start once.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as readline from 'node:readline';
 import * as vscode from 'vscode';
 import {
   CloseAction,
@@ -17,6 +18,7 @@ import { completionTargets, configurationFor, readSettings, toServerSettings, ty
 import { describeStartupFailure, LineTail, type StartupFailure, type StartupProblem } from './startupError';
 import { displayCommand, type ServerCommand } from './serverCommand';
 import { isServerStatus, type ServerStatus } from './status';
+import { stderrLogger } from './serverLog';
 
 /** Reads the `devassist` settings for a resource (or the window). */
 export function currentSettings(scope?: vscode.ConfigurationScope): { settings: ClientSettings; warnings: string[] } {
@@ -57,6 +59,11 @@ export class ServerSession {
         { scheme: 'untitled', language: 'python' },
       ],
       outputChannel: output,
+      // Each stderr line at its own level (the client's default logs every one as an error).
+      stdioOptions: {
+        stdout: (input, channel) => lines(input, (line) => channel.info(line)),
+        stderr: (input, channel) => lines(input, stderrLogger(channel)),
+      },
       initializationOptions: toServerSettings(currentSettings().settings),
       initializationFailedHandler: () => false, // reported once by start(), never retried
       errorHandler: {
@@ -77,7 +84,10 @@ export class ServerSession {
           },
         },
         provideInlineCompletionItems: (document, position, context, token, next) =>
-          completionTargets(currentSettings(document).settings).inline ? next(document, position, context, token) : null,
+          // While the completion list is open its item is the one presentation ('both' mode).
+          completionTargets(currentSettings(document).settings, context.selectedCompletionInfo !== undefined).inline
+            ? next(document, position, context, token)
+            : null,
         provideCompletionItem: (document, position, context, token, next) =>
           completionTargets(currentSettings(document).settings).list ? next(document, position, context, token) : null,
       },
@@ -168,6 +178,10 @@ class QuietStartClient extends LanguageClient {
   override error(message: string, data?: unknown, showNotification: boolean | 'force' = true): void {
     super.error(message, data, message.includes("couldn't create connection") ? false : showNotification);
   }
+}
+
+function lines(input: NodeJS.ReadableStream, onLine: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false, historySize: 0 }).on('line', onLine);
 }
 
 function delay(ms: number): Promise<void> {

@@ -5,47 +5,51 @@
  * Pure: it sees settings only through a getter, so it is unit-tested without VS Code.
  */
 
+import { SERVER_SETTINGS, type ServerSettingSpec } from './serverSettings';
+
 /** Reads one setting by its key under `devassist.` (`completion.maxTokens`); undefined if unset. */
 export type SettingGetter = (key: string) => unknown;
 
 /** Where model completions appear. */
 export type CompletionMode = 'inline' | 'list' | 'both';
 
-/** Everything the extension reads, with defaults filled in. */
+/** One settings group: camelCase name -> value. */
+export type SettingsGroup = Record<string, unknown>;
+
+/**
+ * Everything the extension reads, with defaults filled in: its own settings (typed) and every
+ * server setting of SERVER_SETTINGS (generated from server/settings.py) under its group.
+ */
 export interface ClientSettings {
   server: { command: string; pythonPath: string; bundle: string };
-  completion: {
-    enabled: boolean;
-    mode: CompletionMode;
-    maxTokens: number;
-    timeBudgetMs: number;
-    multiline: boolean;
-  };
-  docstring: { style: 'google' | 'numpy' | 'sphinx' };
-  review: {
-    enabled: boolean;
-    threshold: number;
-    severity: 'error' | 'warning' | 'information' | 'hint';
-    maxDiagnostics: number;
-  };
+  completion: SettingsGroup & { enabled: boolean; mode: CompletionMode };
   synth: { rows: number };
+  [group: string]: SettingsGroup;
 }
 
-/** The subtree the server understands (see server/settings.py); client-only keys removed. */
-export interface ServerSettings {
-  completion: { enabled: boolean; maxTokens: number; timeBudgetMs: number; multiline: boolean };
-  docstring: { style: string };
-  review: { enabled: boolean; threshold: number; severity: string; maxDiagnostics: number };
+/** The tree the server understands (server/settings.py): `{completion: {maxTokens, ...}, ...}`. */
+export type ServerSettings = Record<string, SettingsGroup>;
+
+function splitKey(key: string): [string, string] {
+  const dot = key.indexOf('.');
+  return [key.slice(0, dot), key.slice(dot + 1)];
 }
 
-/** Defaults, the same as package.json's and the server's. */
-export const DEFAULTS: ClientSettings = {
-  server: { command: '', pythonPath: '', bundle: '' },
-  completion: { enabled: true, mode: 'inline', maxTokens: 48, timeBudgetMs: 300, multiline: true },
-  docstring: { style: 'google' },
-  review: { enabled: true, threshold: 99, severity: 'information', maxDiagnostics: 10 },
-  synth: { rows: 100 },
-};
+function buildDefaults(): ClientSettings {
+  const settings: ClientSettings = {
+    server: { command: '', pythonPath: '', bundle: '' },
+    completion: { enabled: true, mode: 'inline' },
+    synth: { rows: 100 },
+  };
+  for (const [key, spec] of Object.entries(SERVER_SETTINGS)) {
+    const [group, name] = splitKey(key);
+    settings[group] = { ...settings[group], [name]: spec.default };
+  }
+  return settings;
+}
+
+/** Defaults: the client's own, and the server's from its settings tree (so both sides agree). */
+export const DEFAULTS: ClientSettings = buildDefaults();
 
 type Check = (value: unknown) => string | undefined;
 
@@ -55,35 +59,28 @@ const oneOf =
   (...choices: string[]): Check =>
   (v) =>
     typeof v === 'string' && choices.includes(v) ? undefined : `expected one of ${choices.join(', ')}`;
-const intIn =
-  (lo: number, hi: number): Check =>
+const numberIn =
+  (whole: boolean, lo = -Infinity, hi = Infinity): Check =>
   (v) =>
-    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi
+    typeof v === 'number' && Number.isFinite(v) && (!whole || Number.isInteger(v)) && v >= lo && v <= hi
       ? undefined
-      : `expected a whole number from ${lo} to ${hi}`;
-const numIn =
-  (lo: number, hi: number): Check =>
-  (v) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= lo && v <= hi
-      ? undefined
-      : `expected a number from ${lo} to ${hi}`;
+      : `expected ${whole ? 'a whole number' : 'a number'}${Number.isFinite(lo) && Number.isFinite(hi) ? ` from ${lo} to ${hi}` : ''}`;
+
+/** The check for a server setting, from its generated spec. */
+function checkFor(spec: ServerSettingSpec): Check {
+  if (spec.type === 'boolean') return isBool;
+  if (spec.type === 'integer' || spec.type === 'number') return numberIn(spec.type === 'integer', spec.minimum, spec.maximum);
+  return spec.enum ? oneOf(...spec.enum) : isString;
+}
 
 /** key -> check; the key order is the order warnings are reported in. */
 const CHECKS: Record<string, Check> = {
   'server.command': isString,
   'server.pythonPath': isString,
   'server.bundle': isString,
-  'completion.enabled': isBool,
   'completion.mode': oneOf('inline', 'list', 'both'),
-  'completion.maxTokens': intIn(1, 512),
-  'completion.timeBudgetMs': intIn(10, 60_000),
-  'completion.multiline': isBool,
-  'docstring.style': oneOf('google', 'numpy', 'sphinx'),
-  'review.enabled': isBool,
-  'review.threshold': numIn(0, 100),
-  'review.severity': oneOf('error', 'warning', 'information', 'hint'),
-  'review.maxDiagnostics': intIn(0, 1000),
-  'synth.rows': intIn(1, 1_000_000),
+  ...Object.fromEntries(Object.entries(SERVER_SETTINGS).map(([key, spec]) => [key, checkFor(spec)])),
+  'synth.rows': numberIn(true, 1, 1_000_000),
 };
 
 /** The settings with every invalid value replaced by its default, and one warning per value. */
@@ -93,8 +90,8 @@ export function readSettings(get: SettingGetter): { settings: ClientSettings; wa
   for (const [key, check] of Object.entries(CHECKS)) {
     const value = get(key);
     if (value === undefined || value === null) continue;
-    const [group, name] = key.split('.');
-    const target = (settings as unknown as Record<string, Record<string, unknown>>)[group];
+    const [group, name] = splitKey(key);
+    const target = settings[group];
     const problem = check(value);
     if (problem) {
       warnings.push(`devassist.${key}: ${JSON.stringify(value)} is invalid (${problem}); using ${JSON.stringify(target[name])}`);
@@ -105,24 +102,15 @@ export function readSettings(get: SettingGetter): { settings: ClientSettings; wa
   return { settings, warnings };
 }
 
-/** The tree sent to the server: `{completion, docstring, review}`, camelCase. */
+/** The tree sent to the server: every server setting under its group, camelCase. */
 export function toServerSettings(s: ClientSettings): ServerSettings {
-  return {
-    completion: {
-      // List-only or inline-only is decided in the client; the server just needs to answer.
-      enabled: s.completion.enabled,
-      maxTokens: s.completion.maxTokens,
-      timeBudgetMs: s.completion.timeBudgetMs,
-      multiline: s.completion.multiline,
-    },
-    docstring: { style: s.docstring.style },
-    review: {
-      enabled: s.review.enabled,
-      threshold: s.review.threshold,
-      severity: s.review.severity,
-      maxDiagnostics: s.review.maxDiagnostics,
-    },
-  };
+  const out: ServerSettings = {};
+  for (const key of Object.keys(SERVER_SETTINGS)) {
+    const [group, name] = splitKey(key);
+    // List-only or inline-only is decided in the client; the server just needs to answer.
+    out[group] = { ...out[group], [name]: s[group]?.[name] };
+  }
+  return out;
 }
 
 /**
@@ -141,11 +129,15 @@ export function configurationFor(section: string | undefined, s: ServerSettings)
   return undefined;
 }
 
-/** Whether completions from the server go to ghost text / to the completion list. */
-export function completionTargets(s: ClientSettings): { inline: boolean; list: boolean } {
+/**
+ * Whether completions from the server go to ghost text / to the completion list. In 'both'
+ * mode the ghost text steps aside while the completion list is open (`listOpen`), so the same
+ * suggestion is never shown twice at once.
+ */
+export function completionTargets(s: ClientSettings, listOpen = false): { inline: boolean; list: boolean } {
   const on = s.completion.enabled;
   return {
-    inline: on && s.completion.mode !== 'list',
+    inline: on && s.completion.mode !== 'list' && !(s.completion.mode === 'both' && listOpen),
     list: on && s.completion.mode !== 'inline',
   };
 }

@@ -25,21 +25,35 @@ export function statusView(phase: ClientPhase, status?: ServerStatus): StatusVie
   if (phase === 'starting' || !status) return { text: '$(sync~spin) devassist', tooltip: 'devassist: starting the server…', level: 'normal' };
   const model = status.model ? ` ${status.model}` : '';
   const detail = status.message ? `\n${status.message}` : '';
+  // The server's own words (review progress: "reviewed 37 of 79 functions") beat the model name.
+  const said = status.message ? `: ${shorten(status.message, MESSAGE_CHARS)}` : '';
   switch (status.state) {
     case 'starting':
       return { text: `$(sync~spin) devassist${model}`, tooltip: `devassist: loading the model${model}…${detail}`, level: 'normal' };
     case 'busy':
-      return { text: `$(loading~spin) devassist${model}`, tooltip: `devassist: the model${model} is busy${detail}`, level: 'normal' };
+      return { text: `$(loading~spin) devassist${said || model}`, tooltip: `devassist: the model${model} is busy${detail}`, level: 'normal' };
     case 'error':
       return { text: `$(warning) devassist${model}`, tooltip: `devassist: error${detail}`, level: 'error' };
     default:
-      return { text: `$(check) devassist${model}`, tooltip: `devassist: ready, model${model}${detail}\nClick for the server output.`, level: 'normal' };
+      return { text: `$(check) devassist${said || model}`, tooltip: `devassist: ready, model${model}${detail}\nClick for the server output.`, level: 'normal' };
   }
+}
+
+/** Most characters of the server's message shown in the status bar (the tooltip has all of it). */
+export const MESSAGE_CHARS = 48;
+
+function shorten(text: string, max: number): string {
+  const line = text.split('\n')[0].trim();
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
 }
 
 /** Whether an unknown notification payload is a valid ServerStatus. */
 export function isServerStatus(value: unknown): value is ServerStatus {
   if (!value || typeof value !== 'object') return false;
   const v = value as Record<string, unknown>;
-  return ['starting', 'ready', 'busy', 'error'].includes(v.state as string) && (v.model === undefined || typeof v.model === 'string');
+  return (
+    ['starting', 'ready', 'busy', 'error'].includes(v.state as string) &&
+    (v.model === undefined || typeof v.model === 'string') &&
+    (v.message === undefined || v.message === null || typeof v.message === 'string')
+  );
 }

@@ -1,6 +1,8 @@
 --- devassist for Neovim: starts `devassist serve` for Python buffers over stdio.
 ---
 --- Works on Neovim 0.7 (vim.lsp.start_client + vim.lsp.buf_attach_client) and 0.8+ (vim.lsp.start).
+--- Ghost text (the server's inline completion) is on by default: Neovim's own on 0.12+, this
+--- plugin's extmarks before (lua/devassist/ghost.lua).
 ---   require('devassist').setup({ bundle = '~/models/default', keymaps = { docstring = '<leader>ds' } })
 local M = {}
 
@@ -13,8 +15,18 @@ M.defaults = {
   bundle = nil, -- model bundle folder, passed as --bundle
   filetypes = { 'python' },
   root_markers = { 'pyproject.toml', 'setup.py', 'setup.cfg', '.git' },
-  keymaps = { docstring = '<leader>ds' }, -- false or nil disables a mapping
+  -- Normal-mode keys; false or nil disables a mapping.
+  keymaps = { docstring = '<leader>ds', review = '<leader>dr', learn_workspace = '<leader>dl' },
+  ghost_text = {
+    enabled = true,
+    engine = 'auto', -- 'auto': Neovim's vim.lsp.inline_completion on 0.12+, else 'extmark' (ours)
+    debounce_ms = 150, -- wait this long after the last keystroke before asking (extmark engine)
+    -- Insert-mode keys; each falls back to the key's usual meaning when no suggestion is shown.
+    keymaps = { accept = '<Tab>', accept_word = '<C-Right>', dismiss = '<C-]>' },
+  },
   omnifunc = true, -- <C-x><C-o> asks the server (0.7 has no automatic completion popup)
+  -- Added to 'completeopt' so the list never inserts its only item by itself.
+  completeopt = { 'menuone', 'noinsert' },
   settings = {
     completion = { enabled = true, maxTokens = 48, timeBudgetMs = 300, multiline = true },
     docstring = { style = 'google' },
@@ -115,15 +127,40 @@ local function on_status(_, params, ctx)
   pcall(vim.api.nvim_exec_autocmds, 'User', { pattern = 'DevassistStatus', modeline = false })
 end
 
+--- Make the completion list wait for a choice: with 'menuone' a single item still shows a menu,
+--- with 'noinsert' nothing enters the buffer until it is selected.
+local function keep_list_from_inserting(bufnr)
+  local wanted = M.config.completeopt
+  if not wanted or #wanted == 0 then return end
+  -- 0.11 made 'completeopt' buffer-local capable; before, only the global value exists.
+  local current = vim.fn.has('nvim-0.11') == 1 and vim.bo[bufnr].completeopt or vim.o.completeopt
+  if current == '' then current = vim.o.completeopt end
+  local items = vim.split(current, ',', { plain = true, trimempty = true })
+  for _, flag in ipairs(wanted) do
+    if not vim.tbl_contains(items, flag) then items[#items + 1] = flag end
+  end
+  if vim.fn.has('nvim-0.11') == 1 then
+    vim.bo[bufnr].completeopt = table.concat(items, ',')
+  else
+    vim.o.completeopt = table.concat(items, ',')
+  end
+end
+
 local function on_attach(client, bufnr)
   if M.config.omnifunc then
     vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
+    keep_list_from_inserting(bufnr)
   end
-  local key = M.config.keymaps and M.config.keymaps.docstring
-  if key then
-    vim.keymap.set('n', key, function() M.generate_docstring(bufnr) end,
-      { buffer = bufnr, desc = 'devassist: generate docstring' })
+  local actions = {
+    docstring = { function() M.generate_docstring(bufnr) end, 'devassist: generate docstring' },
+    review = { function() M.review(bufnr) end, 'devassist: review this file (location list)' },
+    learn_workspace = { function() M.learn_workspace(bufnr) end, 'devassist: learn this workspace' },
+  }
+  for name, action in pairs(actions) do
+    local key = M.config.keymaps and M.config.keymaps[name]
+    if key then vim.keymap.set('n', key, action[1], { buffer = bufnr, desc = action[2] }) end
   end
+  M.ghost_engine = require('devassist.ghost').attach(client, bufnr, M.config.ghost_text)
   if M.config.on_attach then M.config.on_attach(client, bufnr) end
 end
 
@@ -175,15 +212,24 @@ function M.start(bufnr)
   return id
 end
 
+--- The real buffer number for `bufnr` (nil/0: the current one) and the client to ask, or nil
+--- after telling the user why; `any_client`: a client of another buffer will do.
+local function buffer_and_client(bufnr, any_client)
+  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
+  local client = M.client(bufnr) or (any_client and M.clients()[1]) or nil
+  if not client then
+    vim.notify(any_client and 'devassist: start the server first (open a Python file)'
+      or 'devassist: no server attached to this buffer', vim.log.levels.WARN)
+  end
+  return bufnr, client
+end
+
 --- Ask the server for a docstring for the function at the cursor; it edits the buffer itself.
 --- `on_done(err, result)`, if given, is called with the server's answer.
 function M.generate_docstring(bufnr, on_done)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = M.client(bufnr)
-  if not client then
-    vim.notify('devassist: no server attached to this buffer', vim.log.levels.WARN)
-    return
-  end
+  local client
+  bufnr, client = buffer_and_client(bufnr, false)
+  if not client then return end
   local params = vim.lsp.util.make_position_params(0, client.offset_encoding)
   M.request(client, 'workspace/executeCommand', {
     command = 'devassist.generateDocstring',
@@ -194,14 +240,64 @@ function M.generate_docstring(bufnr, on_done)
   end, bufnr)
 end
 
---- Write `rows` synthetic rows learnt from the current CSV/JSON file (the server does the work).
-function M.synthesize(rows, bufnr)
-  bufnr = (bufnr == nil or bufnr == 0) and vim.api.nvim_get_current_buf() or bufnr
-  local client = M.client(bufnr) or M.clients()[1]
-  if not client then
-    vim.notify('devassist: start the server first (open a Python file)', vim.log.levels.WARN)
+--- Review the file: pull the server's review diagnostics now and list them in the location list.
+--- `on_done(err, items)`, if given, is called with the server's answer.
+function M.review(bufnr, on_done)
+  local client
+  bufnr, client = buffer_and_client(bufnr, false)
+  if not client then return end
+  if not client.server_capabilities.diagnosticProvider then
+    vim.notify('devassist: this server bundle has no review model', vim.log.levels.WARN)
     return
   end
+  M.request(client, 'textDocument/diagnostic', { textDocument = { uri = vim.uri_from_bufnr(bufnr) } },
+    function(err, result)
+      if err then
+        vim.notify('devassist: review failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
+      else
+        local items = (result and result.items) or {}
+        local ns = vim.api.nvim_create_namespace('devassist_review')
+        -- LSP severities 1-4 are the same numbers as vim.diagnostic.severity ERROR..HINT.
+        vim.diagnostic.set(ns, bufnr, vim.tbl_map(function(d)
+          return { lnum = d.range.start.line, col = d.range.start.character, end_lnum = d.range['end'].line,
+                   end_col = d.range['end'].character, message = d.message, source = d.source,
+                   severity = d.severity or vim.diagnostic.severity.INFO }
+        end, items))
+        vim.diagnostic.setloclist({ namespace = ns, open = #items > 0 })
+        vim.notify(('devassist: %d review finding%s'):format(#items, #items == 1 and '' or 's'))
+      end
+      if on_done then on_done(err, result) end
+    end, bufnr)
+end
+
+--- Ask the server to learn the workspace (`devassist.learnWorkspace` on the root folder).
+function M.learn_workspace(bufnr)
+  local client
+  bufnr, client = buffer_and_client(bufnr, true)
+  if not client then return end
+  local commands = (client.server_capabilities.executeCommandProvider or {}).commands or {}
+  if not vim.tbl_contains(commands, 'devassist.learnWorkspace') then
+    vim.notify('devassist: this server cannot learn a workspace yet (no devassist.learnWorkspace command)',
+      vim.log.levels.WARN)
+    return
+  end
+  local root = client.config.root_dir or vim.fn.getcwd()
+  M.request(client, 'workspace/executeCommand', {
+    command = 'devassist.learnWorkspace', arguments = { vim.uri_from_fname(root) },
+  }, function(err, result)
+    if err then
+      vim.notify('devassist: learning the workspace failed: ' .. (err.message or ''), vim.log.levels.ERROR)
+    else
+      vim.notify('devassist: ' .. (type(result) == 'string' and result or ('learnt ' .. root)))
+    end
+  end, bufnr)
+end
+
+--- Write `rows` synthetic rows learnt from the current CSV/JSON file (the server does the work).
+function M.synthesize(rows, bufnr)
+  local client
+  bufnr, client = buffer_and_client(bufnr, true)
+  if not client then return end
   M.request(client, 'workspace/executeCommand', {
     command = 'devassist.synthesizeTestData',
     arguments = { vim.uri_from_bufnr(bufnr), tonumber(rows) or 100 },
@@ -220,7 +316,10 @@ function M.statusline(bufnr)
   local s = client and M.status[client.id]
   if not client then return '' end
   if not s then return 'devassist: starting' end
-  return ('devassist: %s%s'):format(s.state, s.model and s.model ~= '' and (' (' .. s.model .. ')') or '')
+  local text = ('devassist: %s%s'):format(s.state, s.model and s.model ~= '' and (' (' .. s.model .. ')') or '')
+  -- The server's own words when it has some, e.g. "reviewed 37 of 79 functions".
+  if s.message and s.message ~= '' and s.state ~= 'error' then text = text .. ': ' .. s.message end
+  return text
 end
 
 --- Configure, and start the server for every buffer of `filetypes`.
@@ -236,6 +335,10 @@ function M.setup(opts)
     { desc = 'devassist: generate a docstring for the function at the cursor' })
   vim.api.nvim_create_user_command('DevassistSynthesize', function(a) M.synthesize(a.args) end,
     { nargs = '?', desc = 'devassist: synthesize test data from this CSV/JSON file' })
+  vim.api.nvim_create_user_command('DevassistReview', function() M.review() end,
+    { desc = 'devassist: review this file and list the findings' })
+  vim.api.nvim_create_user_command('DevassistLearnWorkspace', function() M.learn_workspace() end,
+    { desc = 'devassist: learn the code of this workspace' })
   vim.api.nvim_create_user_command('DevassistRestart', function()
     for _, c in ipairs(M.clients()) do M.stop(c) end
     clients_by_root = {}

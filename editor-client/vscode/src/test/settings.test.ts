@@ -1,7 +1,10 @@
 /** Settings resolution: defaults, validation warnings, the server's tree, completion targets. */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { completionTargets, configurationFor, DEFAULTS, readSettings, toServerSettings } from '../settings';
+import { SERVER_SETTINGS } from '../serverSettings';
 
 const getter = (values: Record<string, unknown>) => (key: string) => values[key];
 
@@ -51,13 +54,44 @@ describe('readSettings', () => {
 });
 
 describe('toServerSettings', () => {
-  it('sends the server tree in camelCase without client-only keys', () => {
+  it('sends every server setting in camelCase, without client-only keys', () => {
     const { settings } = readSettings(getter({ 'docstring.style': 'numpy', 'completion.mode': 'list', 'server.bundle': '/x' }));
-    assert.deepEqual(toServerSettings(settings), {
-      completion: { enabled: true, maxTokens: 48, timeBudgetMs: 300, multiline: true },
-      docstring: { style: 'numpy' },
-      review: { enabled: true, threshold: 99, severity: 'information', maxDiagnostics: 10 },
-    });
+    const tree = toServerSettings(settings);
+    assert.equal(tree.docstring.style, 'numpy');
+    assert.equal(tree.completion.maxTokens, 48);
+    assert.deepEqual(Object.keys(tree).sort(), ['completion', 'docstring', 'review']);
+    assert.ok(!('mode' in tree.completion));
+    const sent = Object.entries(tree).flatMap(([group, values]) => Object.keys(values).map((name) => `${group}.${name}`));
+    assert.deepEqual(sent, Object.keys(SERVER_SETTINGS));
+  });
+});
+
+describe('package.json settings page', () => {
+  // The generated page (scripts/generate_settings.py) and what the extension reads must agree.
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+  const properties: Record<string, { default: unknown; minimum?: number; maximum?: number; enum?: string[]; description?: string; markdownDescription?: string }> =
+    pkg.contributes.configuration.properties;
+  const readable = Object.keys(properties).filter((key) => key !== 'devassist.trace.server'); // read by vscode-languageclient
+  it('has a default equal to the extension\'s for every setting it reads', () => {
+    for (const key of readable) {
+      const [group, name] = key.slice('devassist.'.length).split('.');
+      assert.deepEqual(properties[key].default, DEFAULTS[group]?.[name], key);
+    }
+  });
+  it('lists every server setting with a description', () => {
+    for (const key of Object.keys(SERVER_SETTINGS)) {
+      const entry = properties[`devassist.${key}`];
+      assert.ok(entry && (entry.description || entry.markdownDescription), key);
+    }
+  });
+  it('states the bounds and choices the extension enforces', () => {
+    for (const key of readable) {
+      const { minimum, maximum, enum: choices } = properties[key];
+      const short = key.slice('devassist.'.length);
+      if (maximum !== undefined) assert.equal(readSettings(getter({ [short]: maximum + 1 })).warnings.length, 1, key);
+      if (minimum !== undefined) assert.equal(readSettings(getter({ [short]: minimum - 1 })).warnings.length, 1, key);
+      if (choices) assert.equal(readSettings(getter({ [short]: 'not-a-choice' })).warnings.length, 1, key);
+    }
   });
 });
 
@@ -81,4 +115,8 @@ describe('completionTargets', () => {
   for (const [name, values, expected] of cases) {
     it(name, () => assert.deepEqual(completionTargets(readSettings(getter(values)).settings), expected));
   }
+  it('both, with the list open: the list alone, no ghost text of the same suggestion', () =>
+    assert.deepEqual(completionTargets(readSettings(getter({ 'completion.mode': 'both' })).settings, true), { inline: false, list: true }));
+  it('inline, with a list of other items open: ghost text stays', () =>
+    assert.deepEqual(completionTargets(readSettings(getter({})).settings, true), { inline: true, list: false }));
 });

@@ -9,6 +9,14 @@ describe('statusView', () => {
   it('spins while starting', () => assert.match(statusView('starting').text, /sync~spin/));
   it('shows the model when ready', () => assert.equal(statusView('running', { state: 'ready', model: 'default-int8' }).text, '$(check) devassist default-int8'));
   it('shows when the model is busy', () => assert.match(statusView('running', { state: 'busy', model: 'm' }).text, /loading~spin\) devassist m/));
+  it('shows review progress from the message', () =>
+    assert.equal(statusView('running', { state: 'busy', model: 'm', message: 'reviewed 37 of 79 functions' }).text, '$(loading~spin) devassist: reviewed 37 of 79 functions'));
+  it('keeps the model when there is no message', () => assert.equal(statusView('running', { state: 'ready', model: 'm', message: '' }).text, '$(check) devassist m'));
+  it('shortens a long message to one line', () => {
+    const text = statusView('running', { state: 'ready', model: 'm', message: `${'x'.repeat(100)}\nsecond line` }).text;
+    assert.ok(text.endsWith('…') && !text.includes('second') && text.length < 100, text);
+  });
+  it('rejects a message that is not text', () => assert.ok(!isServerStatus({ state: 'ready', model: 'x', message: 3 })));
   it('puts the message in the tooltip', () => assert.match(statusView('running', { state: 'error', model: 'm', message: 'bad' }).tooltip, /bad/));
 });
 
