@@ -25,9 +25,9 @@ from pathlib import Path
 from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l
 from devassist.export.docstring_index import DECODING_KEYS, add_decoding_arguments
 from devassist.server.features.docstring import DocstringError, DocstringFeature
-from devassist.server.features.docstring_retrieval import first_sentence
-from devassist.server.features.docstring_styles import parse_docstring
-from devassist.server.features.docstring_summary import (
+from devassist.server.features.docstring.retrieval import first_sentence
+from devassist.server.features.docstring.styles import parse_docstring
+from devassist.server.features.docstring.summary import (
     RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
 from devassist.server.parsing import definitions
 

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from devassist.server.features.docstring_retrieval import BM25Index, build_index, documented_functions
+from devassist.server.features.docstring.retrieval import BM25Index, build_index, documented_functions
 
 EPILOG = """examples:
   devassist docstring index --corpus runs/stdlib --out runs/docstring_index.json

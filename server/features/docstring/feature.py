@@ -1,9 +1,12 @@
 """The "Generate docstring" / "Update docstring" feature, as a plain class the LSP layer calls.
 
 `DocstringFeature.edit_for` turns (document text, cursor) into one text edit in LSP UTF-16
-coordinates; `actions_for` lists the code actions for a range without running any model. Bad
-input raises `DocstringError` with a message for the user. Every edit is checked by parsing
-the edited text before it is returned: it never adds a syntax error.
+coordinates; `actions_for` lists the code actions for a definition's header line without
+running any model, and only where there is something to do. Bad input raises `DocstringError`
+with a message for the user. Every edit is checked by parsing the edited text before it is
+returned: it never adds a syntax error. A summary that mentions anything the code does not
+support is replaced by the parse's own summary, or by a marked placeholder (`edit.snippet`
+turns placeholders into tab stops for editors that take snippets).
 """
 
 from __future__ import annotations
@@ -15,16 +18,19 @@ from dataclasses import dataclass, replace
 
 from tree_sitter import Node
 
-from devassist.server.features.docstring_facts import NO_RETURN_TYPES, FunctionFacts, function_facts
-from devassist.server.features.docstring_render import render
-from devassist.server.features.docstring_styles import STYLES, new_model, parse_docstring, sync
-from devassist.server.features.docstring_summary import (
-    Summarizer, SummaryRequest, default_summarizer, docstring_lm_name, load_docstring_lm)
+from devassist.server.features.docstring.facts import NO_RETURN_TYPES, FunctionFacts, function_facts
+from devassist.server.features.docstring.faithful import allowed_context
+from devassist.server.features.docstring.render import render
+from devassist.server.features.docstring.styles import STYLES, new_model, parse_docstring, sync
+from devassist.server.features.docstring.summary import (
+    ParseSummarizer, Summarizer, SummaryRequest, default_summarizer, docstring_lm_name, is_faithful,
+    load_docstring_lm)
 from devassist.server.parsing import Definition, PositionCodec, iter_definitions, parse
 
 COMMAND = "devassist.generateDocstring"
 GENERATE, UPDATE = "Generate docstring", "Update docstring"
 _LITERAL = re.compile(r"^([rRuU]*)(\"\"\"|'''|\"|')(.*)\2$", re.S)
+_PLACEHOLDER_TEXT = re.compile(r"TODO: (?:describe|summarize)[^\r\n]*?\.(?=[\s\"']|$)")
 
 
 class DocstringError(Exception):
@@ -42,9 +48,22 @@ class DocstringEdit:
     version: int | None = None  # the document version the edit was computed for
     qualname: str = ""
     docstring: str = ""  # the docstring's text as written (without quotes and indentation)
-    summary_source: str = ""  # template | retrieval | model | kept
+    summary_source: str = ""  # model | retrieval | fallback | placeholder | template | kept
     elapsed_ms: float = 0.0
     changed: bool = True
+    confidence: float | None = None  # the model's mean log-probability per token, when it was asked
+
+    @property
+    def snippet(self) -> str:
+        """`new_text` as an LSP snippet: each marked placeholder is a tab stop the editor selects."""
+        escaped = self.new_text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
+        stops = iter(range(1, 1000))
+        return _PLACEHOLDER_TEXT.sub(lambda m: "${%d:%s}" % (next(stops), m.group(0)), escaped)
+
+    @property
+    def has_placeholder(self) -> bool:
+        """Whether the new text holds a marked placeholder for the user to fill in."""
+        return bool(_PLACEHOLDER_TEXT.search(self.new_text))
 
     def text_edit(self) -> dict:
         """The LSP TextEdit as JSON."""
@@ -182,14 +201,15 @@ class DocstringFeature:
         start = time.perf_counter()
         style = style if style in STYLES else "google"
         data, defn, tree = self._target(text, line, character)
-        newline = "\r\n" if "\r\n" in text else "\n"
+        at = defn.docstring_node.start_byte if defn.docstring_node is not None else _colon(defn).end_byte
+        newline = _line_ending(data, at, text)  # the ending of the line edited (files may mix them)
         facts = _escaped_facts(function_facts(defn, data))
         if defn.docstring_node is not None:
             edit = self._update(text, data, defn, facts, style, newline)
         else:
             if deadline is None:
                 deadline = time.monotonic() + self.budget_ms / 1000
-            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled)
+            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled, tree)
         edit.version = version
         edit.qualname = defn.qualname
         self._verify(text, edit, tree, defn)
@@ -197,25 +217,37 @@ class DocstringFeature:
         return edit
 
     def actions_for(self, text: str, start_line: int, end_line: int | None = None) -> list[DocstringAction]:
-        """Code actions for the innermost definition at `start_line`; cheap, no model call."""
+        """Code actions for the definition whose header (decorators to `:`) holds `start_line`; cheap, no model.
+
+        Nothing is offered inside a body, for a class that has a docstring, or for a function
+        whose docstring already matches its signature.
+        """
         data = text.encode("utf-8", "surrogatepass")
         tree = parse(data)
         best = None
         for d in iter_definitions(tree, data):
-            if _full_start(d).start_point[0] <= start_line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
+            if d.has_error or d.body_node is None or not _full_start(d).start_point[0] <= start_line <= _header_end(d):
+                continue
+            if best is None or d.start_byte >= best.start_byte:
                 best = d
-        if best is None or best.has_error or best.body_node is None:
+        if best is None or (best.docstring_node is not None and best.kind != "function"):
             return []
-        if best.docstring_node is not None and best.kind != "function":
-            return []
+        if best.docstring_node is not None:
+            try:
+                facts = _escaped_facts(function_facts(best, data))
+                if not self._update(text, data, best, facts, "google", "\n").changed:
+                    return []
+            except DocstringError:
+                return []
         title = UPDATE if best.docstring_node is not None else GENERATE
         codec_line, codec_char = _position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
         return [DocstringAction(title, codec_line, codec_char, best.qualname)]
 
     # ---- generate -------------------------------------------------------------------------
 
-    def summary_request(self, text: str, data: bytes, defn: Definition) -> SummaryRequest:
-        """What the summarizer sees of a definition (its text without a docstring)."""
+    def summary_request(self, text: str, data: bytes, defn: Definition, tree=None) -> SummaryRequest:
+        """What the summarizer sees of a definition (its text without a docstring), its facts, and
+        the vocabulary a faithful summary may use (the definition, its class, imports, call sites)."""
         body = defn.body_node
         full = _full_start(defn)
         colon = _colon(defn)
@@ -227,7 +259,9 @@ class DocstringFeature:
         body_text = rest.decode("utf-8", "replace").lstrip(" \t").lstrip("\r\n")
         before = data[max(0, full.start_byte - 2000) : full.start_byte].decode("utf-8", "replace")
         return SummaryRequest(defn.name, defn.kind, header.replace("\r\n", "\n"), body_text.replace("\r\n", "\n"),
-                              self._indent(text, data, defn), before.replace("\r\n", "\n"))
+                              self._indent(text, data, defn), before.replace("\r\n", "\n"),
+                              facts=function_facts(defn, data), qualname=defn.qualname,
+                              allowed=allowed_context(defn, data, tree if tree is not None else parse(data)))
 
     def _indent(self, text: str, data: bytes, defn: Definition) -> str:
         """The body's indentation; for a one-line body, the header's plus one level."""
@@ -241,11 +275,15 @@ class DocstringFeature:
         unit = "\t" if "\t" in head_indent or (not head_indent and "\n\t" in text) else "    "
         return head_indent + unit
 
-    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None) -> DocstringEdit:
-        request = self.summary_request(text, data, defn)
+    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None, tree=None) -> DocstringEdit:
+        request = self.summary_request(text, data, defn, tree)
         summary = self.summarizer.summarize(request, deadline, is_cancelled)
         if summary.source == "cancelled":
             raise DocstringError("Docstring generation was cancelled.")
+        if summary.source not in ("fallback", "placeholder") and not is_faithful(summary.text, request):
+            confidence = summary.confidence  # any summarizer's sentence is held to the same rule
+            summary = ParseSummarizer().summarize(request)
+            summary.confidence = confidence
         description = _escape(summary.description)
         model = new_model(facts, _escape(summary.text), description, style)
         lines = render(model)
@@ -264,7 +302,7 @@ class DocstringFeature:
             a = b = eol
             new_text = f"{newline}{indent}{literal}"
         return DocstringEdit(GENERATE, _position(text, data, a), _position(text, data, b), new_text,
-                             docstring="\n".join(lines), summary_source=summary.source)
+                             docstring="\n".join(lines), summary_source=summary.source, confidence=summary.confidence)
 
     # ---- update ---------------------------------------------------------------------------
 
@@ -353,6 +391,20 @@ def _colon(defn: Definition) -> Node:
     if colon is None:
         raise DocstringError(f"`{defn.qualname}` has no `:` after its header; fix the syntax first.")
     return colon
+
+
+def _header_end(defn: Definition) -> int:
+    """The line of the `:` that ends a definition's header (its first line if there is none)."""
+    colon = next((c for c in defn.node.children if c.type == ":"), None)
+    return colon.end_point[0] if colon is not None else defn.node.start_point[0]
+
+
+def _line_ending(data: bytes, byte: int, text: str) -> str:
+    """The ending of the line holding `byte` ("\\r\\n" or "\\n"); for a last line without one, the file's usual."""
+    eol = data.find(b"\n", byte)
+    if eol < 0:
+        return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
+    return "\r\n" if eol > 0 and data[eol - 1 : eol] == b"\r" else "\n"
 
 
 def _first_statement(body: Node) -> Node:
