@@ -7,6 +7,12 @@ scored against the real one (CodeXGLUE smoothed BLEU-4, ROUGE-L), next to two ba
 same functions: the name as a sentence, and BM25 retrieval of the most similar training
 function's first sentence. Section accuracy checks the generated parameters, returns and
 raises sections against Python's own `ast` of the function.
+
+Faithfulness: a summary's *mentions* (identifiers, numbers, acronyms, proper names) are looked
+up in what the function, its class, the imports and its call sites contain; the hallucination
+rate is the share of summaries with at least one unsupported mention. The empty-entry rate is
+the share of Args/Returns/Yields/Raises entries with no description or one that only echoes code
+("``ret``.", "The result."); marked placeholders ("TODO: ...") are counted apart.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ import json
 import os
 import platform
 import random
+import re
 import statistics
 import sys
 import time
@@ -27,8 +34,10 @@ from devassist.export.docstring_index import DECODING_KEYS, add_decoding_argumen
 from devassist.server.features.docstring import DocstringError, DocstringFeature
 from devassist.server.features.docstring.retrieval import first_sentence
 from devassist.server.features.docstring.styles import parse_docstring
+from devassist.server.features.docstring.describe import is_placeholder
+from devassist.server.features.docstring.faithful import unsupported
 from devassist.server.features.docstring.summary import (
-    RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
+    ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
 from devassist.server.parsing import definitions
 
 EPILOG = """examples:
@@ -129,6 +138,42 @@ def found_sections(docstring: str, style: str) -> dict:
             "raises": sorted(e.name for b in model.blocks if b.kind == "raises" for e in b.entries)}
 
 
+_ECHO = re.compile(r"^(?:``[^`]+``(?: or ``[^`]+``)*\.?|the result\.?)$", re.I)
+
+
+def entry_counts(docstring: str, style: str) -> dict:
+    """Entries of the generated sections: how many, how many empty, echoing code, or a placeholder."""
+    model = parse_docstring(docstring, style)
+    counts = {"entries": 0, "empty": 0, "echo": 0, "placeholder": 0, "returns": 0, "returns_echo": 0}
+    for block in model.blocks:
+        if block.kind not in ("params", "returns", "yields", "raises"):
+            continue
+        for entry in block.entries:
+            text = " ".join(line.strip() for line in entry.desc).strip()
+            counts["entries"] += 1
+            counts["returns"] += block.kind == "returns"
+            if not text:
+                counts["empty"] += 1
+            elif _ECHO.match(text):
+                counts["echo"] += 1
+                counts["returns_echo"] += block.kind == "returns"
+            elif is_placeholder([text]):
+                counts["placeholder"] += 1
+    return counts
+
+
+def _rates(counts: dict, flagged: dict, n: int) -> dict:
+    """The faithfulness part of the report, in percent."""
+    total = max(1, counts["entries"])
+    return {
+        "hallucination_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in flagged.items()},
+        "entries": counts["entries"],
+        "empty_entry_rate": round(100.0 * (counts["empty"] + counts["echo"]) / total, 2),
+        "empty": counts["empty"], "echo": counts["echo"], "returns_echo": counts["returns_echo"],
+        "placeholder_rate": round(100.0 * counts["placeholder"] / total, 2),
+    }
+
+
 def _find_ast(tree: ast.Module, line: int):
     """The function whose `def` is on a 1-based line, and whether it is a method."""
     for node in ast.walk(tree):
@@ -167,6 +212,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
     p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
+    p.add_argument("--unchecked", action="store_true",
+                   help="turn the faithfulness check off (to measure what it changes; the model shown as written)")
     add_decoding_arguments(p, override=True)
     p.add_argument("--examples", type=int, default=0, help="include N (reference, outputs) examples in the report")
     p.add_argument("--dump", help="write one JSON line per function (reference, outputs, retrieval score) here")
@@ -211,7 +258,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in DECODING_KEYS:
         if getattr(args, key) is not None and hasattr(summarizer, key):
             setattr(summarizer, key, getattr(args, key))
-    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms)
+    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms, faithful=not args.unchecked)
+    parsed = ParseSummarizer()
+    measuring = DocstringFeature(summarizer=template)  # the allowed vocabulary, also when --unchecked
 
     items = []
     for path, text in iter_sources(Path(args.source), args.split):
@@ -227,7 +276,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit and len(items) > args.limit:
         items = random.Random(args.seed).sample(items, args.limit)
 
-    refs, hyp_model, hyp_template, hyp_retrieval = [], [], [], []
+    refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback = [], [], [], [], []
+    counts = dict.fromkeys(("entries", "empty", "echo", "placeholder", "returns", "returns_echo"), 0)
+    flagged = dict.fromkeys(("model", "template", "retrieval", "fallback"), 0)
     latencies, sources, checks, errors, examples = [], {}, {"params": 0, "returns": 0, "raises": 0, "all": 0}, [], []
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
     for path, text, line, qualname, ref in tqdm(items, desc="docstring", unit="fn", file=sys.stderr):
@@ -249,16 +300,25 @@ def main(argv: list[str] | None = None) -> int:
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
         hidden_defs = [d for d in definitions(hidden) if d.start_line == line and d.qualname == qualname]
-        request = feature.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
+        request = measuring.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
         hyp = first_sentence(edit.docstring.split("\n\n")[0]).replace("\\\\", "\\")
         refs.append(ref)
         hyp_model.append(hyp)
         hyp_template.append(template.summarize(request).text)
         hyp_retrieval.append(retrieval.summarize(request).text)
+        hyp_fallback.append(parsed.summarize(request).text)
+        bad = {k: unsupported(h[-1], request.allowed) for k, h in (("model", hyp_model), ("template", hyp_template),
+                                                                   ("retrieval", hyp_retrieval), ("fallback", hyp_fallback))}
+        for k, v in bad.items():
+            flagged[k] += bool(v)
+        for k, v in entry_counts(edit.docstring, args.style).items():
+            counts[k] += v
         if dump is not None:
             top = retrieval.candidates(request, 1)
             dump.write(json.dumps({"function": f"{path}:{line + 1} {qualname}", "reference": ref, "model": hyp,
-                                   "source": edit.summary_source, "template": hyp_template[-1],
+                                   "source": edit.summary_source, "confidence": edit.confidence,
+                                   "unsupported": bad["model"], "fallback": hyp_fallback[-1],
+                                   "docstring": edit.docstring, "template": hyp_template[-1],
                                    "retrieval": hyp_retrieval[-1], "retrieval_score": top[0][1] if top else 0.0,
                                    "query_tokens": len(request.code.split())}) + "\n")
         sources[edit.summary_source] = sources.get(edit.summary_source, 0) + 1
@@ -286,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
         "template": {"bleu": round(corpus_bleu(refs, hyp_template), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_template), 2)},
         "retrieval": {"bleu": round(corpus_bleu(refs, hyp_retrieval), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_retrieval), 2),
                       "index_size": retrieval.index.n},
+        "fallback": {"bleu": round(corpus_bleu(refs, hyp_fallback), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_fallback), 2)},
+        "faithfulness": _rates(counts, flagged, n),
         "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
         "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
                        "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},
@@ -294,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         "decoding": {k: getattr(summarizer, k) for k in ("max_prompt_tokens", "max_new_tokens") + DECODING_KEYS
                      if hasattr(summarizer, k)},
         "setup": {"source": args.source, "split": args.split, "bundle": args.bundle, "style": args.style,
+                  "checked": not args.unchecked,
                   "budget_ms": args.budget_ms, "limit": args.limit, "seed": args.seed, "min_words": args.min_words,
                   "threads": os.environ.get("DEVASSIST_THREADS", "default"), "cpu_count": os.cpu_count(),
                   "python": platform.python_version()},
@@ -304,8 +367,11 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"docstring: {n} functions ({summarizer.name})")
-        for k in ("model", "template", "retrieval"):
-            print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}")
+        for k in ("model", "template", "retrieval", "fallback"):
+            print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}   "
+                  f"hallucination {report['faithfulness']['hallucination_rate'][k]:5.1f} %")
+        print(f"  entries    {report['faithfulness']['entries']}: empty or echo "
+              f"{report['faithfulness']['empty_entry_rate']} %, placeholder {report['faithfulness']['placeholder_rate']} %")
         print(f"  sections   {report['section_accuracy']}")
         print(f"  latency ms {report['latency_ms']}")
         for e in errors[:10]:

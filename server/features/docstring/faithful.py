@@ -33,7 +33,7 @@ def _parts(word: str) -> list[str]:
 def vocabulary(text: str) -> set[str]:
     """Every identifier, number and sub-word of a piece of code (strings and comments included), lower-cased."""
     words: set[str] = set()
-    for ident in _IDENT_IN_CODE.findall(text):
+    for ident in set(_IDENT_IN_CODE.findall(text)):  # each distinct identifier split once
         words.add(ident.lower())
         words.update(_parts(ident))
     return words
@@ -52,7 +52,7 @@ def mentions(summary: str) -> list[str]:
             found.append(word)
         elif "_" in word.strip("_") or "." in word or re.search(r"[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]", word):
             found.append(word)  # snake_case, dotted, camelCase, letters with digits
-        elif len(word) >= 2 and word.isupper():
+        elif len(word) >= 2 and word.isupper() and word not in _COMMON_CAPS:
             found.append(word)  # acronyms and standards: RFC, HTTP, CSV
         elif word[0].isupper() and not at_start and word not in _COMMON_CAPS:
             found.append(word)  # a proper name inside the sentence
@@ -67,7 +67,7 @@ def supported(mention: str, allowed: set[str]) -> bool:
     if not low or low in allowed:
         return True
     if re.fullmatch(r"\d+(\.\d+)*", low):
-        return all(p in allowed for p in low.split(".")) or low in ("0", "1", "2")
+        return all(p in allowed for p in low.split(".")) or low in ("0", "1")
     pieces = [p for p in re.split(r"[^A-Za-z0-9]+", mention) if p]
     parts = [q for p in pieces for q in (_parts(p) or [p.lower()])]
     return bool(parts) and all(p in allowed for p in parts)

@@ -80,7 +80,9 @@ def _sentence(text: str) -> str:
 def _noun(words: list[str]) -> str:
     """`["config"]` -> "the config"; keeps a leading article or quantifier."""
     phrase = " ".join(words)
-    return phrase if words and words[0] in ("a", "an", "the", "all", "every", "each", "some", "any") else "the " + phrase
+    bare = ("a", "an", "the", "all", "every", "each", "some", "any", "to", "from", "for", "in", "into", "on", "with",
+            "by", "of", "as", "at", "if")  # an article already, or a preposition: `map_to_type` -> "Map to type."
+    return phrase if words and words[0] in bare else "the " + phrase
 
 
 def _params(facts: FunctionFacts) -> list[str]:
@@ -156,7 +158,9 @@ def parse_summary(facts: FunctionFacts, qualname: str = "") -> str | None:
         words = words_of(facts.name)
         if not words or len(facts.name.strip("_")) <= 2:
             return None
-        article = "An" if words[0][0].lower() in "aeiou" else "A"
+        first = words[0]
+        # "an HTTP server" (the letter is read aloud), "a user"
+        article = "An" if (first[0] in "AEFHILMNORSX" if first.isupper() else first[0] in "aeiou") else "A"
         return f"{article} {' '.join(words)}."
     return _function_summary(facts, qualname or facts.name)
 

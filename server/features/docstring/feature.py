@@ -144,9 +144,11 @@ def _literal(lines: list[str], indent: str, newline: str, prefix: str = "", quot
 class DocstringFeature:
     """Generates and updates docstrings; plain Python, no LSP objects."""
 
-    def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250):
+    def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250,
+                 faithful: bool = True):
         """`lm` is the completion model if already loaded; a bundle whose `docstring` component names
-        another model (`docstring_lm`) gets that one loaded here."""
+        another model (`docstring_lm`) gets that one loaded here. `faithful=False` turns the check
+        of summaries against the code off (only to measure what it changes)."""
         if summarizer is None:
             name = docstring_lm_name(bundle)
             if name is not None and (lm is None or getattr(lm, "component", None) != name):
@@ -154,6 +156,7 @@ class DocstringFeature:
             summarizer = default_summarizer(bundle, lm)
         self.summarizer = summarizer
         self.budget_ms = budget_ms
+        self.faithful = faithful
 
     # ---- locating -----------------------------------------------------------------------
 
@@ -261,7 +264,8 @@ class DocstringFeature:
         return SummaryRequest(defn.name, defn.kind, header.replace("\r\n", "\n"), body_text.replace("\r\n", "\n"),
                               self._indent(text, data, defn), before.replace("\r\n", "\n"),
                               facts=function_facts(defn, data), qualname=defn.qualname,
-                              allowed=allowed_context(defn, data, tree if tree is not None else parse(data)))
+                              allowed=allowed_context(defn, data, tree if tree is not None else parse(data))
+                              if self.faithful else None)
 
     def _indent(self, text: str, data: bytes, defn: Definition) -> str:
         """The body's indentation; for a one-line body, the header's plus one level."""
@@ -281,6 +285,7 @@ class DocstringFeature:
         if summary.source == "cancelled":
             raise DocstringError("Docstring generation was cancelled.")
         if summary.source not in ("fallback", "placeholder") and not is_faithful(summary.text, request):
+            # request.allowed is None when the check is off: is_faithful then passes everything
             confidence = summary.confidence  # any summarizer's sentence is held to the same rule
             summary = ParseSummarizer().summarize(request)
             summary.confidence = confidence

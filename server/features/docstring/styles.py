@@ -150,7 +150,7 @@ def _parse_google(lines: list[str]) -> DocModel:
             if kind in ("returns", "yields"):
                 body = _dedent(_strip_blank(section))
                 m = _GOOGLE_RETURN.match(body[0].strip()) if body else None
-                if m:
+                if m and not body[0].strip().startswith(PLACEHOLDER):  # "TODO: describe ..." is no type
                     block.entries.append(Entry("", m.group(1), ([m.group(2)] if m.group(2) else []) + body[1:]))
                 else:
                     block.entries.append(Entry("", None, body))

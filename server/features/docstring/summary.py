@@ -150,7 +150,7 @@ class FimSummarizer:
         self.fallback = fallback or ParseSummarizer()
         # The model's sentence is shown only at or above this mean log-probability per token
         # (tuned on the validation split; -inf: always shown).
-        self.gate = ConfidenceGate(min_confidence)
+        self.min_confidence = min_confidence
         self.faithful_retries = faithful_retries  # rewrites with unsupported mentions' tokens banned
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # training examples are built with the same budget
@@ -242,7 +242,7 @@ class FimSummarizer:
             bad = unsupported(candidate, request.allowed) if request.allowed is not None else []
             confidence = float(np.mean(logprobs)) if logprobs else None
             if not bad:
-                if self.gate.passes(confidence):
+                if ConfidenceGate(self.min_confidence).passes(confidence):
                     return Summary(candidate, source=self.name, elapsed_ms=elapsed, confidence=confidence)
                 break
             new_bans = _tokens_starting(lm, result.ids, bad) - banned
