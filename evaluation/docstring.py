@@ -46,6 +46,7 @@ EPILOG = """examples:
   devassist evaluate docstring --bundle models/default --source runs/stdlib --split valid --beams 4 --length-penalty 1.0
   devassist evaluate docstring --bundle models/default --source runs/stdlib --split valid --rerank 5 --rerank-margin 0.2
   devassist evaluate docstring --source runs/stdlib --corpus runs/stdlib --summarizer retrieval
+  devassist evaluate docstring --bundle models/default --source runs/heldout-clean --lsp 100 --json
 """
 
 
@@ -212,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
     p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
+    p.add_argument("--lsp", type=int, default=0, metavar="N",
+                   help="also time N docstring commands through a real `devassist serve` (needs --bundle)")
     p.add_argument("--unchecked", action="store_true",
                    help="turn the faithfulness check off (to measure what it changes; the model shown as written)")
     add_decoding_arguments(p, override=True)
@@ -276,6 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit and len(items) > args.limit:
         items = random.Random(args.seed).sample(items, args.limit)
 
+    lsp_documents: list[tuple[str, int]] = []
     refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback = [], [], [], [], []
     counts = dict.fromkeys(("entries", "empty", "echo", "placeholder", "returns", "returns_echo"), 0)
     flagged = dict.fromkeys(("model", "template", "retrieval", "fallback"), 0)
@@ -299,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(f"{path}:{line + 1} {qualname}: {exc}")
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
+        if len(lsp_documents) < args.lsp:
+            lsp_documents.append((hidden, line))
         hidden_defs = [d for d in definitions(hidden) if d.start_line == line and d.qualname == qualname]
         request = measuring.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
         hyp = first_sentence(edit.docstring.split("\n\n")[0]).replace("\\\\", "\\")
@@ -363,6 +369,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if examples:
         report["examples"] = examples
+    if lsp_documents and args.bundle:
+        import asyncio
+
+        from devassist.evaluation.docstring_lsp import lsp_docstring_latency
+
+        got = asyncio.run(lsp_docstring_latency(args.bundle, lsp_documents))
+        ms = got.pop("latencies")
+        report["lsp"] = {"n": len(ms), "p50": round(percentile(ms, 50), 1), "p95": round(percentile(ms, 95), 1),
+                         "max": round(max(ms, default=0.0), 1), **got}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
@@ -373,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  entries    {report['faithfulness']['entries']}: empty or echo "
               f"{report['faithfulness']['empty_entry_rate']} %, placeholder {report['faithfulness']['placeholder_rate']} %")
         print(f"  sections   {report['section_accuracy']}")
-        print(f"  latency ms {report['latency_ms']}")
+        print(f"  latency ms {report['latency_ms']}" + (f", through LSP {report['lsp']}" if "lsp" in report else ""))
         for e in errors[:10]:
             print(f"  ! {e}")
     return 0

@@ -53,6 +53,13 @@ class Summary:
     confidence: float | None = None  # the model's mean log-probability per token, when a model wrote it
 
 
+# The confidence gate: the model's sentence is shown only if its mean log-probability per token
+# reaches this. Chosen on the stdlib valid split as the strictest value whose BLEU-4 stays within
+# 0.1 of no gate (-1.5: 16.65 vs 16.73, 4 of 203 sentences hidden; -1.25 costs 0.43). A bundle's
+# `docstring.min_confidence` overrides it; -inf shows every faithful sentence.
+MIN_CONFIDENCE = -1.5
+
+
 class Summarizer(Protocol):
     """Anything that writes a summary line."""
 
@@ -145,12 +152,10 @@ class FimSummarizer:
                  hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0,
                  retrieval_threshold: float = 0.0, beams: int = 1, length_penalty: float = 1.0,
                  rerank: int = 0, rerank_length: float = 1.0, rerank_margin: float = 0.0, rerank_bm25: float = 0.0,
-                 min_confidence: float = -float("inf"), faithful_retries: int = 2):
+                 min_confidence: float = MIN_CONFIDENCE, faithful_retries: int = 2):
         self.lm = lm
         self.fallback = fallback or ParseSummarizer()
-        # The model's sentence is shown only at or above this mean log-probability per token
-        # (tuned on the validation split; -inf: always shown).
-        self.min_confidence = min_confidence
+        self.min_confidence = min_confidence  # the model's sentence is shown only at or above this
         self.faithful_retries = faithful_retries  # rewrites with unsupported mentions' tokens banned
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # training examples are built with the same budget
