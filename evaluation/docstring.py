@@ -280,9 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         items = random.Random(args.seed).sample(items, args.limit)
 
     lsp_documents: list[tuple[str, int]] = []
-    refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback = [], [], [], [], []
+    refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback, hyp_unchecked = [], [], [], [], [], []
     counts = dict.fromkeys(("entries", "empty", "echo", "placeholder", "returns", "returns_echo"), 0)
-    flagged = dict.fromkeys(("model", "template", "retrieval", "fallback"), 0)
+    flagged = dict.fromkeys(("model", "unchecked", "template", "retrieval", "fallback"), 0)
     latencies, sources, checks, errors, examples = [], {}, {"params": 0, "returns": 0, "raises": 0, "all": 0}, [], []
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
     for path, text, line, qualname, ref in tqdm(items, desc="docstring", unit="fn", file=sys.stderr):
@@ -313,8 +313,11 @@ def main(argv: list[str] | None = None) -> int:
         hyp_template.append(template.summarize(request).text)
         hyp_retrieval.append(retrieval.summarize(request).text)
         hyp_fallback.append(parsed.summarize(request).text)
-        bad = {k: unsupported(h[-1], request.allowed) for k, h in (("model", hyp_model), ("template", hyp_template),
-                                                                   ("retrieval", hyp_retrieval), ("fallback", hyp_fallback))}
+        # before issue 17: the model's first sentence as written, else the retrieval fallback
+        hyp_unchecked.append(edit.draft or hyp_retrieval[-1])
+        bad = {k: unsupported(h[-1], request.allowed) for k, h in (
+            ("model", hyp_model), ("unchecked", hyp_unchecked), ("template", hyp_template),
+            ("retrieval", hyp_retrieval), ("fallback", hyp_fallback))}
         for k, v in bad.items():
             flagged[k] += bool(v)
         for k, v in entry_counts(edit.docstring, args.style).items():
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
             top = retrieval.candidates(request, 1)
             dump.write(json.dumps({"function": f"{path}:{line + 1} {qualname}", "reference": ref, "model": hyp,
                                    "source": edit.summary_source, "confidence": edit.confidence,
-                                   "unsupported": bad["model"], "fallback": hyp_fallback[-1],
+                                   "unsupported": bad["model"], "fallback": hyp_fallback[-1], "draft": edit.draft,
                                    "docstring": edit.docstring, "template": hyp_template[-1],
                                    "retrieval": hyp_retrieval[-1], "retrieval_score": top[0][1] if top else 0.0,
                                    "query_tokens": len(request.code.split())}) + "\n")
@@ -353,6 +356,8 @@ def main(argv: list[str] | None = None) -> int:
         "retrieval": {"bleu": round(corpus_bleu(refs, hyp_retrieval), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_retrieval), 2),
                       "index_size": retrieval.index.n},
         "fallback": {"bleu": round(corpus_bleu(refs, hyp_fallback), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_fallback), 2)},
+        "unchecked": {"bleu": round(corpus_bleu(refs, hyp_unchecked), 2),
+                      "rouge_l": round(corpus_rouge_l(refs, hyp_unchecked), 2)},
         "faithfulness": _rates(counts, flagged, n),
         "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
         "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
@@ -382,7 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(report, indent=2))
     else:
         print(f"docstring: {n} functions ({summarizer.name})")
-        for k in ("model", "template", "retrieval", "fallback"):
+        for k in ("model", "unchecked", "template", "retrieval", "fallback"):
             print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}   "
                   f"hallucination {report['faithfulness']['hallucination_rate'][k]:5.1f} %")
         print(f"  entries    {report['faithfulness']['entries']}: empty or echo "

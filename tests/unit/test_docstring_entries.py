@@ -62,6 +62,8 @@ def test_returns_describe_the_value_and_never_echo_it():
         "def has_key(d, k):\n    return k in d\n": "bool: Whether ``d`` has key.",
         "def wrap(func):\n    def inner(*a):\n        return func(*a)\n    return inner\n": "The inner function ``inner``.",
         "def lookup(k):\n    if k:\n        return TABLE[k]\n    return None\n": "The item of ``TABLE`` at ``k``, or ``None``.",
+        "def pair(a, b):\n    return a, b\n": "tuple: A tuple of ``a`` and ``b``.",
+        "def nothing():\n    return ()\n": "tuple: TODO: describe the return value.",
     }
     for src, expected in cases.items():
         name = definitions(src)[-1].name if "class" in src else definitions(src)[0].name

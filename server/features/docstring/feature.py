@@ -52,6 +52,7 @@ class DocstringEdit:
     elapsed_ms: float = 0.0
     changed: bool = True
     confidence: float | None = None  # the model's mean log-probability per token, when it was asked
+    draft: str | None = None  # the model's first sentence before the checks (for evaluation only)
 
     @property
     def snippet(self) -> str:
@@ -286,9 +287,9 @@ class DocstringFeature:
             raise DocstringError("Docstring generation was cancelled.")
         if summary.source not in ("fallback", "placeholder") and not is_faithful(summary.text, request):
             # request.allowed is None when the check is off: is_faithful then passes everything
-            confidence = summary.confidence  # any summarizer's sentence is held to the same rule
-            summary = ParseSummarizer().summarize(request)
-            summary.confidence = confidence
+            checked = ParseSummarizer().summarize(request)  # any summarizer's sentence is held to the same rule
+            checked.confidence, checked.draft = summary.confidence, summary.draft or summary.text
+            summary = checked
         description = _escape(summary.description)
         model = new_model(facts, _escape(summary.text), description, style)
         lines = render(model)
@@ -307,7 +308,8 @@ class DocstringFeature:
             a = b = eol
             new_text = f"{newline}{indent}{literal}"
         return DocstringEdit(GENERATE, _position(text, data, a), _position(text, data, b), new_text,
-                             docstring="\n".join(lines), summary_source=summary.source, confidence=summary.confidence)
+                             docstring="\n".join(lines), summary_source=summary.source, confidence=summary.confidence,
+                             draft=summary.draft)
 
     # ---- update ---------------------------------------------------------------------------
 

@@ -51,6 +51,7 @@ class Summary:
     source: str = "template"  # template | fallback | placeholder | retrieval | model | cancelled
     elapsed_ms: float = 0.0
     confidence: float | None = None  # the model's mean log-probability per token, when a model wrote it
+    draft: str | None = None  # the model's first sentence before any check (to measure what the checks change)
 
 
 # The confidence gate: the model's sentence is shown only if its mean log-probability per token
@@ -221,7 +222,7 @@ class FimSummarizer:
         pool = self._pool(request, neighbours)
         prompt = self.prompt(request, hint)
         banned: set[int] = set()
-        elapsed, confidence = 0.0, None
+        elapsed, confidence, draft = 0.0, None, None
         for attempt in range(1 + self.faithful_retries):
             reuse = PromptCache() if pool else None  # generation leaves the prompt's cache for scoring
             result, logprobs = self._write(prompt, deadline, is_cancelled, banned, reuse)
@@ -244,11 +245,12 @@ class FimSummarizer:
             if not usable:
                 break
             candidate = as_sentence(sentence)
+            draft = candidate if attempt == 0 else draft
             bad = unsupported(candidate, request.allowed) if request.allowed is not None else []
             confidence = float(np.mean(logprobs)) if logprobs else None
             if not bad:
                 if ConfidenceGate(self.min_confidence).passes(confidence):
-                    return Summary(candidate, source=self.name, elapsed_ms=elapsed, confidence=confidence)
+                    return Summary(candidate, source=self.name, elapsed_ms=elapsed, confidence=confidence, draft=draft)
                 break
             new_bans = _tokens_starting(lm, result.ids, bad) - banned
             if not new_bans or not hasattr(lm, "forward") or (deadline is not None and time.monotonic() >= deadline):
@@ -256,7 +258,7 @@ class FimSummarizer:
             banned |= new_bans
         fb = self.fallback.summarize(request, deadline)
         fb.elapsed_ms += elapsed
-        fb.confidence = confidence
+        fb.confidence, fb.draft = confidence, draft
         return fb
 
     def _write(self, prompt: list[int], deadline, is_cancelled, banned: set[int], reuse: PromptCache | None):

@@ -22,7 +22,7 @@ _TYPE_CALLS = {"str": "str", "int": "int", "float": "float", "list": "list", "di
                "items": "items view", "values": "values view", "count": "int", "index": "int", "copy": None}
 _LITERAL_TYPES = {"string": "str", "concatenated_string": "str", "integer": "int", "float": "float",
                   "true": "bool", "false": "bool", "list": "list", "list_comprehension": "list", "dictionary": "dict",
-                  "dictionary_comprehension": "dict", "set": "set", "set_comprehension": "set", "tuple": "tuple",
+                  "dictionary_comprehension": "dict", "set": "set", "set_comprehension": "set", "tuple": "tuple", "expression_list": "tuple",
                   "generator_expression": "generator", "comparison_operator": "bool", "not_operator": "bool",
                   "boolean_operator": None}
 
@@ -270,8 +270,8 @@ def return_value(expr: Node, body: Node, params: set[str], src: bytes) -> Return
             rv.phrase = f"The items of ``{arg}``" + (", sorted" if callee == "sorted" else "")
         elif rv.type is None and callee:
             rv.phrase = f"What ``{callee}`` returns"
-    elif expr.type == "tuple":
+    elif expr.type in ("tuple", "expression_list"):  # `return (a, b)` or `return a, b`
         names = [node_text(c, src) for c in expr.named_children]
-        if all(c.type == "identifier" for c in expr.named_children) and len(names) <= 4:
+        if all(c.type == "identifier" for c in expr.named_children) and 2 <= len(names) <= 4:
             rv.phrase = "A tuple of " + ", ".join(f"``{n}``" for n in names[:-1]) + f" and ``{names[-1]}``"
     return rv
