@@ -37,7 +37,8 @@ from devassist.server.features.docstring.styles import parse_docstring
 from devassist.server.features.docstring.describe import is_placeholder
 from devassist.server.features.docstring.faithful import unsupported
 from devassist.server.features.docstring.summary import (
-    ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
+    ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer)
+from devassist.server.features.docstring.loading import load_docstring_lm, load_index
 from devassist.server.parsing import definitions
 
 EPILOG = """examples:

@@ -2,13 +2,13 @@
 
 | module | owns |
 |---|---|
-| `facts` | what the parse says: parameters, returns, yields, raises, and how parameters are used |
+| `facts`, `usage` | what the parse says: parameters, returns, yields, raises, and how parameters are used |
 | `describe` | entry descriptions from those facts (Args / Returns / Raises text) |
 | `fallback` | the summary written from the parse, and the marked placeholder |
 | `faithful` | which words of a summary the code supports; the model's confidence gate |
 | `styles`, `render` | Google / NumPy / Sphinx docstrings: parse, sync with the code, render |
-| `summary`, `retrieval`, `rerank` | the summarizers: template, BM25 retrieval, the FIM model |
-| `feature` | `DocstringFeature`: cursor -> one verified text edit; code actions |
+| `summary`, `retrieval`, `rerank`, `loading` | the summarizers (FIM model, parse, BM25 retrieval, template) and the bundle's components |
+| `feature`, `syntax` | `DocstringFeature`: cursor -> one verified text edit; code actions; headers, line endings, errors |
 """
 
 from devassist.server.features.docstring.feature import (

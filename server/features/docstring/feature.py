@@ -16,25 +16,22 @@ import time
 from typing import Callable
 from dataclasses import dataclass, replace
 
-from tree_sitter import Node
-
 from devassist.server.features.docstring.facts import NO_RETURN_TYPES, FunctionFacts, function_facts
 from devassist.server.features.docstring.faithful import allowed_context
 from devassist.server.features.docstring.render import render
 from devassist.server.features.docstring.styles import STYLES, new_model, parse_docstring, sync
 from devassist.server.features.docstring.summary import (
-    ParseSummarizer, Summarizer, SummaryRequest, default_summarizer, docstring_lm_name, is_faithful,
-    load_docstring_lm)
+    ParseSummarizer, Summarizer, SummaryRequest, default_summarizer, is_faithful)
+from devassist.server.features.docstring.loading import docstring_lm_name, load_docstring_lm
+from devassist.server.features.docstring.syntax import (
+    DocstringError, header_colon, error_count, error_on_line, first_error_line, first_statement, full_start,
+    header_end, lambda_on_line, line_ending, lsp_position)
 from devassist.server.parsing import Definition, PositionCodec, iter_definitions, parse
 
 COMMAND = "devassist.generateDocstring"
 GENERATE, UPDATE = "Generate docstring", "Update docstring"
 _LITERAL = re.compile(r"^([rRuU]*)(\"\"\"|'''|\"|')(.*)\2$", re.S)
 _PLACEHOLDER_TEXT = re.compile(r"TODO: (?:describe|summarize)[^\r\n]*?\.(?=[\s\"']|$)")
-
-
-class DocstringError(Exception):
-    """Input the feature cannot (or must not) edit; the message is meant for the user."""
 
 
 @dataclass
@@ -103,20 +100,6 @@ def check_version(edit: DocstringEdit, current_version: int | None) -> None:
                              "applied. Run the command again.")
 
 
-def _error_count(node: Node) -> int:
-    """ERROR and MISSING nodes under a node."""
-    if not node.has_error:
-        return 0
-    count = int(node.type == "ERROR" or node.is_missing)
-    return count + sum(_error_count(c) for c in node.children)
-
-
-def _full_start(defn: Definition) -> Node:
-    """The node including decorators."""
-    parent = defn.node.parent
-    return parent if parent is not None and parent.type == "decorated_definition" else defn.node
-
-
 def _escape(text: str | None) -> str | None:
     """Source form of new text for a non-raw triple-quoted literal."""
     if text is None:
@@ -177,17 +160,17 @@ class DocstringFeature:
         defs = list(iter_definitions(tree, data))
         best = None
         for d in defs:
-            first = _full_start(d).start_point[0]
+            first = full_start(d).start_point[0]
             if first <= line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
                 best = d
-        if best is None and _lambda_on_line(tree.root_node, line):
+        if best is None and lambda_on_line(tree.root_node, line):
             raise DocstringError("A lambda cannot have a docstring; turn it into a `def` first.")
-        if best is None and _error_on_line(tree.root_node, line):
+        if best is None and error_on_line(tree.root_node, line):
             raise DocstringError(f"Line {line + 1} has a syntax error; fix it first, then generate the docstring.")
         if best is None:
             raise DocstringError(f"No function or class at line {line + 1}: put the cursor on a `def` or `class`.")
         if best.has_error or best.body_node is None:
-            where = _first_error_line(best.node)
+            where = first_error_line(best.node)
             raise DocstringError(f"`{best.qualname}` has a syntax error (line {where + 1}); fix it first.")
         return data, best, tree
 
@@ -205,8 +188,8 @@ class DocstringFeature:
         start = time.perf_counter()
         style = style if style in STYLES else "google"
         data, defn, tree = self._target(text, line, character)
-        at = defn.docstring_node.start_byte if defn.docstring_node is not None else _colon(defn).end_byte
-        newline = _line_ending(data, at, text)  # the ending of the line edited (files may mix them)
+        at = defn.docstring_node.start_byte if defn.docstring_node is not None else header_colon(defn).end_byte
+        newline = line_ending(data, at, text)  # the ending of the line edited (files may mix them)
         facts = _escaped_facts(function_facts(defn, data))
         if defn.docstring_node is not None:
             edit = self._update(text, data, defn, facts, style, newline)
@@ -230,7 +213,7 @@ class DocstringFeature:
         tree = parse(data)
         best = None
         for d in iter_definitions(tree, data):
-            if d.has_error or d.body_node is None or not _full_start(d).start_point[0] <= start_line <= _header_end(d):
+            if d.has_error or d.body_node is None or not full_start(d).start_point[0] <= start_line <= header_end(d):
                 continue
             if best is None or d.start_byte >= best.start_byte:
                 best = d
@@ -244,7 +227,7 @@ class DocstringFeature:
             except DocstringError:
                 return []
         title = UPDATE if best.docstring_node is not None else GENERATE
-        codec_line, codec_char = _position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
+        codec_line, codec_char = lsp_position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
         return [DocstringAction(title, codec_line, codec_char, best.qualname)]
 
     # ---- generate -------------------------------------------------------------------------
@@ -253,8 +236,8 @@ class DocstringFeature:
         """What the summarizer sees of a definition (its text without a docstring), its facts, and
         the vocabulary a faithful summary may use (the definition, its class, imports, call sites)."""
         body = defn.body_node
-        full = _full_start(defn)
-        colon = _colon(defn)
+        full = full_start(defn)
+        colon = header_colon(defn)
         header = data[full.start_byte : colon.end_byte].decode("utf-8", "replace")
         rest = data[colon.end_byte : body.end_byte]
         if defn.docstring_node is not None:
@@ -270,8 +253,8 @@ class DocstringFeature:
 
     def _indent(self, text: str, data: bytes, defn: Definition) -> str:
         """The body's indentation; for a one-line body, the header's plus one level."""
-        colon = _colon(defn)
-        first = _first_statement(defn.body_node)
+        colon = header_colon(defn)
+        first = first_statement(defn.body_node)
         line_start = data.rfind(b"\n", 0, first.start_byte) + 1
         if first is not defn.body_node and first.start_point[0] != colon.end_point[0]:
             return data[line_start : first.start_byte].decode("utf-8")
@@ -295,8 +278,8 @@ class DocstringFeature:
         lines = render(model)
         indent = request.indent
         literal = _literal(lines, indent, newline)
-        colon = _colon(defn)
-        first = _first_statement(defn.body_node)
+        colon = header_colon(defn)
+        first = first_statement(defn.body_node)
         if first is not defn.body_node and first.start_point[0] == colon.end_point[0]:  # `def f(): pass`
             a, b = colon.end_byte, first.start_byte
             new_text = f"{newline}{indent}{literal}{newline}{indent}"
@@ -307,7 +290,7 @@ class DocstringFeature:
                 eol -= 1
             a = b = eol
             new_text = f"{newline}{indent}{literal}"
-        return DocstringEdit(GENERATE, _position(text, data, a), _position(text, data, b), new_text,
+        return DocstringEdit(GENERATE, lsp_position(text, data, a), lsp_position(text, data, b), new_text,
                              docstring="\n".join(lines), summary_source=summary.source, confidence=summary.confidence,
                              draft=summary.draft)
 
@@ -335,7 +318,7 @@ class DocstringFeature:
         one_line = len(lines) == 1 and "\n" not in content
         literal = _literal(lines, indent, newline, prefix, triple if not one_line or len(quote) == 3 else quote)
         a, b = node.start_byte, node.end_byte
-        return DocstringEdit(UPDATE, _position(text, data, a), _position(text, data, b), literal,
+        return DocstringEdit(UPDATE, lsp_position(text, data, a), lsp_position(text, data, b), literal,
                              docstring="\n".join(lines), summary_source="kept", changed=lines != old_lines)
 
     # ---- safety -------------------------------------------------------------------------
@@ -345,7 +328,7 @@ class DocstringFeature:
         new_text = edit.apply(text)
         new_data = new_text.encode("utf-8", "surrogatepass")
         new_tree = parse(new_data)
-        ok = _error_count(new_tree.root_node) <= _error_count(tree.root_node)
+        ok = error_count(new_tree.root_node) <= error_count(tree.root_node)
         if ok:
             after = [d for d in iter_definitions(new_tree, new_data) if d.qualname == defn.qualname]
             ok = any(d.docstring_node is not None for d in after)
@@ -359,78 +342,3 @@ def _unescape_facts(facts: FunctionFacts) -> FunctionFacts:
     params = [replace(p, type=un(p.type), default=un(p.default)) for p in facts.params]
     return replace(facts, params=params, return_type=un(facts.return_type),
                    return_values=[un(v) for v in facts.return_values], yield_type=un(facts.yield_type))
-
-
-def _error_on_line(root: Node, line: int) -> bool:
-    """Whether an ERROR or MISSING node covers a line."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.start_point[0] > line or n.end_point[0] < line or not (n.has_error or n.is_missing):
-            continue
-        if n.type == "ERROR" or n.is_missing:
-            return True
-        stack.extend(n.children)
-    return False
-
-
-def _lambda_on_line(root: Node, line: int) -> bool:
-    """Whether a lambda starts or ends on a line."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.start_point[0] > line or n.end_point[0] < line:
-            continue
-        if n.type == "lambda":
-            return True
-        stack.extend(n.children)
-    return False
-
-
-def _colon(defn: Definition) -> Node:
-    """The `:` that ends a definition's header."""
-    colon = None
-    for child in defn.node.children:
-        if child.type == ":":
-            colon = child
-        if child.type == "block":
-            break
-    if colon is None:
-        raise DocstringError(f"`{defn.qualname}` has no `:` after its header; fix the syntax first.")
-    return colon
-
-
-def _header_end(defn: Definition) -> int:
-    """The line of the `:` that ends a definition's header (its first line if there is none)."""
-    colon = next((c for c in defn.node.children if c.type == ":"), None)
-    return colon.end_point[0] if colon is not None else defn.node.start_point[0]
-
-
-def _line_ending(data: bytes, byte: int, text: str) -> str:
-    """The ending of the line holding `byte` ("\\r\\n" or "\\n"); for a last line without one, the file's usual."""
-    eol = data.find(b"\n", byte)
-    if eol < 0:
-        return "\r\n" if text.count("\r\n") * 2 > text.count("\n") else "\n"
-    return "\r\n" if eol > 0 and data[eol - 1 : eol] == b"\r" else "\n"
-
-
-def _first_statement(body: Node) -> Node:
-    """The first non-comment child of a block (the block itself if empty)."""
-    return next((c for c in body.named_children if c.type != "comment"), body)
-
-
-def _first_error_line(node: Node) -> int:
-    """The line of the first ERROR/MISSING node under `node`."""
-    stack = [node]
-    while stack:
-        n = stack.pop(0)
-        if n.type == "ERROR" or n.is_missing:
-            return n.start_point[0]
-        stack[:0] = [c for c in n.children if c.has_error or c.is_missing or c.type == "ERROR"]
-    return node.start_point[0]
-
-
-def _position(text: str, data: bytes, byte: int) -> tuple[int, int]:
-    """The LSP position of a byte offset."""
-    offset = len(data[:byte].decode("utf-8", "surrogatepass"))
-    return PositionCodec(text).position(offset)

@@ -17,9 +17,9 @@ from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.fallback import parse_summary, summary_placeholder, words_of
 from devassist.server.features.docstring.faithful import ConfidenceGate, unsupported
 from devassist.server.features.docstring.rerank import Candidate, RerankRule, score_candidates, unique
+from devassist.server.features.docstring.loading import load_index
 from devassist.server.features.docstring.retrieval import BM25Index, code_tokens, first_sentence
 from devassist.server.runtime.lm import PromptCache
-
 
 
 @dataclass
@@ -363,39 +363,6 @@ def _tokens_starting(lm, ids: list[int], mentions: list[str]) -> set[int]:
         at = lowered.find(mention.lower())
         found.update(token for a, b, token in spans if at >= 0 and a <= at < b)
     return found
-
-
-def load_index(bundle) -> BM25Index | None:
-    """The bundle's `docstring_index` component, if it ships one."""
-    if bundle is None or not bundle.has("docstring_index"):
-        return None
-    return BM25Index.load(bundle.path(bundle.component("docstring_index")["file"]))
-
-
-def docstring_lm_name(bundle) -> str | None:
-    """The bundle component the docstring summaries come from ("lm" unless the bundle says)."""
-    if bundle is None:
-        return None
-    name = bundle.component("docstring").get("lm", "lm") if bundle.has("docstring") else "lm"
-    return name if bundle.has(name) else None
-
-
-def load_docstring_lm(bundle, threads: int | None = None):
-    """The docstring model of a bundle (with its own tokenizer if the component names one), or None."""
-    name = docstring_lm_name(bundle)
-    if name is None:
-        return None
-    from devassist.server.runtime.lm import LanguageModel
-
-    lm = LanguageModel(bundle, component=name, threads=threads)
-    tok_file = bundle.component(name).get("tokenizer")
-    if tok_file:  # a docstring model trained apart from the completion model
-        from tokenizers import Tokenizer
-
-        lm.tokenizer = Tokenizer.from_file(str(bundle.path(tok_file)))
-        lm.special_ids = {role: lm.tokenizer.token_to_id(tok) for role, tok in bundle.special_tokens.items()}
-        lm.eot_id = lm.special_ids.get("eot")
-    return lm
 
 
 def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summarizer:
