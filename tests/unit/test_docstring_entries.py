@@ -105,3 +105,12 @@ def test_snippets_only_for_clients_that_declare_them(caps, expected):
         client_capabilities = Obj(caps)
 
     assert snippet_edits_supported(Server()) is expected
+
+
+def test_yields_are_described_or_marked_never_left_empty():
+    src = ("from typing import Iterator\n\ndef walk(nodes) -> Iterator[int]:\n    for n in nodes:\n        yield n.id\n\n"
+           "def both(a, b):\n    yield a, b\n")
+    walk, both = doc_of(src, "walk"), doc_of(src, "both")
+    assert walk.endswith("Yields:\n    int: TODO: describe the yielded items.")
+    assert both.endswith("Yields:\n    A tuple of ``a`` and ``b``.")
+    assert entry_counts(walk, "google")["empty"] == 0 and entry_counts(both, "google")["empty"] == 0

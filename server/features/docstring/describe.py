@@ -97,6 +97,14 @@ def returns_description(facts: FunctionFacts) -> tuple[str | None, list[str]]:
     return rtype, [phrase + "."]
 
 
+def yields_description(facts: FunctionFacts) -> list[str]:
+    """What each yielded item is, when every `yield` says the same; else the placeholder."""
+    phrases = {y.phrase for y in facts.yield_info}
+    if len(phrases) == 1 and None not in phrases:
+        return [phrases.pop() + "."]
+    return [PLACEHOLDER + " the yielded items."]
+
+
 def raises_description(name: str, facts: FunctionFacts) -> list[str]:
     """Why the exception is raised: its condition or the exception caught, and its message."""
     d = facts.raise_details.get(name)

@@ -51,6 +51,7 @@ class FunctionFacts:
     usage: dict[str, ParamUsage] = field(default_factory=dict)  # by bare parameter name
     raise_details: dict[str, RaiseDetail] = field(default_factory=dict)  # the first `raise` of each class
     return_info: list[ReturnValue] = field(default_factory=list)  # one per distinct returned expression
+    yield_info: list[ReturnValue] = field(default_factory=list)  # one per distinct yielded expression
     returns_none_too: bool = False  # a bare `return` or `return None` besides returned values
     decorators: set[str] = field(default_factory=set)
     is_method: bool = False
@@ -164,6 +165,10 @@ def function_facts(defn: Definition, src: bytes) -> FunctionFacts:
     for node in own_nodes(defn.body_node):
         if node.type == "yield":
             is_generator = True
+            values = [c for c in node.named_children if c.type != "comment"]
+            yielded = values[0] if len(values) == 1 and not any(c.type == "from" for c in node.children) else None
+            if yielded is not None and node_text(yielded, src) not in [y.source for y in facts.yield_info]:
+                facts.yield_info.append(return_value(yielded, defn.body_node, bare, src))
         elif node.type == "return_statement":
             values = [c for c in node.named_children if c.type != "comment"]
             if values and not (len(values) == 1 and values[0].type == "none"):

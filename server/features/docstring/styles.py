@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 
 from devassist.server.features.docstring.describe import (
-    PLACEHOLDER, param_description, raises_description, returns_description)
+    PLACEHOLDER, param_description, raises_description, returns_description, yields_description)
 from devassist.server.features.docstring.facts import FunctionFacts, Param
 
 STYLES = ("google", "numpy", "sphinx")
@@ -275,7 +275,7 @@ def _returns_entry(facts: FunctionFacts) -> Entry:
 
 
 def _yields_entry(facts: FunctionFacts) -> Entry:
-    return Entry("", facts.yield_type, [] if facts.yield_type else [PLACEHOLDER + " the yielded items."])
+    return Entry("", facts.yield_type, yields_description(facts))
 
 
 def blocks_for(facts: FunctionFacts) -> list[Block]:
