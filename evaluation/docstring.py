@@ -23,19 +23,17 @@ import json
 import os
 import platform
 import random
-import re
 import statistics
 import sys
 import time
 from pathlib import Path
 
-from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l
+from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l, entry_counts, faithfulness_rates
 from devassist.export.docstring_index import DECODING_KEYS, add_decoding_arguments
 from devassist.server.features.docstring import DocstringError, DocstringFeature
 from devassist.server.features.docstring.retrieval import first_sentence
 from devassist.server.features.docstring.styles import parse_docstring
-from devassist.server.features.docstring.describe import is_placeholder
-from devassist.server.features.docstring.faithful import unsupported
+from devassist.server.features.docstring.faithful import ungrounded, unsupported
 from devassist.server.features.docstring.summary import (
     ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer)
 from devassist.server.features.docstring.loading import load_docstring_lm, load_index
@@ -138,42 +136,6 @@ def found_sections(docstring: str, style: str) -> dict:
     return {"params": [e.name for e in model.params()],
             "returns": model.block("returns") is not None,
             "raises": sorted(e.name for b in model.blocks if b.kind == "raises" for e in b.entries)}
-
-
-_ECHO = re.compile(r"^(?:``[^`]+``(?: or ``[^`]+``)*\.?|the result\.?)$", re.I)
-
-
-def entry_counts(docstring: str, style: str) -> dict:
-    """Entries of the generated sections: how many, how many empty, echoing code, or a placeholder."""
-    model = parse_docstring(docstring, style)
-    counts = {"entries": 0, "empty": 0, "echo": 0, "placeholder": 0, "returns": 0, "returns_echo": 0}
-    for block in model.blocks:
-        if block.kind not in ("params", "returns", "yields", "raises"):
-            continue
-        for entry in block.entries:
-            text = " ".join(line.strip() for line in entry.desc).strip()
-            counts["entries"] += 1
-            counts["returns"] += block.kind == "returns"
-            if not text:
-                counts["empty"] += 1
-            elif _ECHO.match(text):
-                counts["echo"] += 1
-                counts["returns_echo"] += block.kind == "returns"
-            elif is_placeholder([text]):
-                counts["placeholder"] += 1
-    return counts
-
-
-def _rates(counts: dict, flagged: dict, n: int) -> dict:
-    """The faithfulness part of the report, in percent."""
-    total = max(1, counts["entries"])
-    return {
-        "hallucination_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in flagged.items()},
-        "entries": counts["entries"],
-        "empty_entry_rate": round(100.0 * (counts["empty"] + counts["echo"]) / total, 2),
-        "empty": counts["empty"], "echo": counts["echo"], "returns_echo": counts["returns_echo"],
-        "placeholder_rate": round(100.0 * counts["placeholder"] / total, 2),
-    }
 
 
 def _find_ast(tree: ast.Module, line: int):
@@ -284,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback, hyp_unchecked = [], [], [], [], [], []
     counts = dict.fromkeys(("entries", "empty", "echo", "placeholder", "returns", "returns_echo"), 0)
     flagged = dict.fromkeys(("model", "unchecked", "template", "retrieval", "fallback"), 0)
+    off_topic = dict.fromkeys(("model", "unchecked"), 0)  # no word of the summary backed by the function
     latencies, sources, checks, errors, examples = [], {}, {"params": 0, "returns": 0, "raises": 0, "all": 0}, [], []
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
     for path, text, line, qualname, ref in tqdm(items, desc="docstring", unit="fn", file=sys.stderr):
@@ -321,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             ("retrieval", hyp_retrieval), ("fallback", hyp_fallback))}
         for k, v in bad.items():
             flagged[k] += bool(v)
+        off_topic["model"] += bool(ungrounded(hyp_model[-1], request.own))
+        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own))
         for k, v in entry_counts(edit.docstring, args.style).items():
             counts[k] += v
         if dump is not None:
@@ -359,7 +324,8 @@ def main(argv: list[str] | None = None) -> int:
         "fallback": {"bleu": round(corpus_bleu(refs, hyp_fallback), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_fallback), 2)},
         "unchecked": {"bleu": round(corpus_bleu(refs, hyp_unchecked), 2),
                       "rouge_l": round(corpus_rouge_l(refs, hyp_unchecked), 2)},
-        "faithfulness": _rates(counts, flagged, n),
+        "faithfulness": {**faithfulness_rates(counts, flagged, n),
+                         "off_topic_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in off_topic.items()}},
         "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
         "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
                        "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from devassist.server.features.docstring import DocstringFeature
-from devassist.server.features.docstring.faithful import allowed_context, mentions, unsupported, vocabulary
+from devassist.server.features.docstring.faithful import allowed_context, mentions, ungrounded, unsupported, vocabulary
 from devassist.server.features.docstring.summary import FimSummarizer
 from devassist.server.parsing import definitions, parse
 
@@ -139,3 +139,15 @@ def test_the_parse_summary(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary
     assert edit.summary_source == ("placeholder" if summary.startswith("TODO") else "fallback")
+
+
+@pytest.mark.parametrize("summary,own_code,off_topic", [
+    ("Return true if the object is a string.", "def test_mapping(value):\n    return isinstance(value, abc.Mapping)\n",
+     True),
+    ("Install the files in the environment.", "def edit_files(self, filenames):\n    environ = os.environ.copy()\n", True),
+    ("Return true if the object is a mapping.", "def test_mapping(value):\n    return isinstance(value, abc.Mapping)\n",
+     False),
+    ("Edit the files in the editor.", "def edit_files(self, filenames):\n    editor = self.get_editor()\n", False),
+], ids=["no-word-of-the-code", "unknown-leading-verb", "about-it", "about-it-by-stems"])
+def test_a_summary_about_another_function_is_refused(summary, own_code, off_topic):
+    assert bool(ungrounded(summary, vocabulary(own_code))) is off_topic

@@ -73,6 +73,52 @@ def supported(mention: str, allowed: set[str]) -> bool:
     return bool(parts) and all(p in allowed for p in parts)
 
 
+# Words any summary may use without the code spelling them: grammar, and verbs and nouns so
+# general that they say nothing about this function in particular. Type words (string, list,
+# number) are not among them: "a string" said of a mapping is a false claim.
+GENERIC = set("""
+a an the of to in on at by for from with into over as and or not no if is are be been it its this that these those
+each every all any some given which when whether than then else otherwise true false none one two new current
+return returns get gets set sets make makes create creates check checks determine determines handle handles call
+calls called use uses used run runs do does build builds compute computes add adds remove removes update updates
+value values object objects result results item items data function method instance name names default
+specified optional whole single
+""".split())
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to match `files` with `filenames` and `loaded` with `load`."""
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def grounded(word: str, own: set[str]) -> bool:
+    """Whether a plain word is backed by the function's own identifiers (prefix match on stems)."""
+    stem = _stem(word.lower())
+    return any(tok.startswith(stem) or (len(tok) >= 4 and stem.startswith(tok)) for tok in own)
+
+
+def ungrounded(summary: str, own: set[str]) -> list[str]:
+    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code.
+
+    A summary whose words share nothing with the function ("Return true if the object is a
+    string." for `isinstance(value, abc.Mapping)`) or that opens with an action the code never
+    names ("Install the files ..." for `edit_files`) describes some other function.
+    """
+    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
+    content = [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+    if not content:
+        return []
+    first = words[0] if words else ""
+    if first.lower() not in GENERIC and not grounded(first, own):
+        return [first]
+    if not any(grounded(w, own) for w in content):
+        return content
+    return []
+
+
 def unsupported(summary: str, allowed: set[str]) -> list[str]:
     """The mentions of a summary that the allowed context does not support."""
     return [m for m in mentions(summary) if not supported(m, allowed)]

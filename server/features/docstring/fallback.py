@@ -137,8 +137,10 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
             prep = "by" if head in _BY else "with"
             tail = f" {prep} ``{params[1]}``" if len(params) >= 2 else ""
             return _sentence(f"return ``{params[0]}`` {participle(head)}{tail}")
-        if params:  # the first parameter is the object of the verb: `send(msg, timeout)` -> "Send ``msg``."
+        if len(params) == 1:  # the one parameter is the verb's object: `send(msg)` -> "Send ``msg``."
             return _sentence(f"{head} ``{params[0]}``")
+        if params:  # `load(environment, name)` loads a template, not the environment: say nothing
+            return None
         return _sentence(f"{head} {this}") if this else None
     if head in VERBS:
         return _sentence(f"{head} {_noun(rest)}")

@@ -17,7 +17,7 @@ from typing import Callable
 from dataclasses import dataclass, replace
 
 from devassist.server.features.docstring.facts import NO_RETURN_TYPES, FunctionFacts, function_facts
-from devassist.server.features.docstring.faithful import allowed_context
+from devassist.server.features.docstring.faithful import allowed_context, vocabulary
 from devassist.server.features.docstring.render import render
 from devassist.server.features.docstring.styles import STYLES, new_model, parse_docstring, sync
 from devassist.server.features.docstring.summary import (
@@ -249,6 +249,8 @@ class DocstringFeature:
                               self._indent(text, data, defn), before.replace("\r\n", "\n"),
                               facts=function_facts(defn, data), qualname=defn.qualname,
                               allowed=allowed_context(defn, data, tree if tree is not None else parse(data))
+                              if self.faithful else None,
+                              own=vocabulary(data[full.start_byte : body.end_byte].decode("utf-8", "replace"))
                               if self.faithful else None)
 
     def _indent(self, text: str, data: bytes, defn: Definition) -> str:

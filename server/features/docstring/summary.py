@@ -15,7 +15,7 @@ import numpy as np
 
 from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.fallback import parse_summary, summary_placeholder, words_of
-from devassist.server.features.docstring.faithful import ConfidenceGate, unsupported
+from devassist.server.features.docstring.faithful import ConfidenceGate, ungrounded, unsupported
 from devassist.server.features.docstring.rerank import Candidate, RerankRule, score_candidates, unique
 from devassist.server.features.docstring.loading import load_index
 from devassist.server.features.docstring.retrieval import BM25Index, code_tokens, first_sentence
@@ -35,6 +35,7 @@ class SummaryRequest:
     facts: FunctionFacts | None = None  # the parse's facts, for the fallback summary
     qualname: str = ""
     allowed: set[str] | None = None  # the vocabulary a faithful summary may draw on (None: unchecked)
+    own: set[str] | None = None  # the function's own vocabulary: a summary must be about it (None: unchecked)
 
     @property
     def code(self) -> str:
@@ -87,8 +88,10 @@ def name_sentence(name: str) -> str:
 
 
 def is_faithful(summary: str, request: SummaryRequest) -> bool:
-    """Whether every mention of a summary is supported by the request's allowed context."""
-    return request.allowed is None or not unsupported(summary, request.allowed)
+    """Whether every mention of a summary is supported by the allowed context, and the summary is about this function."""
+    if request.allowed is not None and unsupported(summary, request.allowed):
+        return False
+    return request.own is None or not ungrounded(summary, request.own)
 
 
 class TemplateSummarizer:
@@ -248,6 +251,8 @@ class FimSummarizer:
             draft = candidate if attempt == 0 else draft
             bad = unsupported(candidate, request.allowed) if request.allowed is not None else []
             confidence = float(np.mean(logprobs)) if logprobs else None
+            if not bad and request.own is not None and ungrounded(candidate, request.own):
+                break  # about some other function: no rewrite fixes that
             if not bad:
                 if ConfidenceGate(self.min_confidence).passes(confidence):
                     return Summary(candidate, source=self.name, elapsed_ms=elapsed, confidence=confidence, draft=draft)
