@@ -209,7 +209,8 @@ class FimSummarizer:
 
         A sentence that mentions something the allowed context does not support is written again
         with the tokens that began each unsupported mention banned (`faithful_retries` times at
-        most, within the deadline); the confidence gate then decides whether it is shown.
+        most, within the deadline); a sentence about some other function (`faithful.ungrounded`)
+        goes straight to the fallback; the confidence gate then decides whether it is shown.
         """
         if not getattr(self.lm, "has_fim", False):
             return self.fallback.summarize(request, deadline)
