@@ -134,7 +134,9 @@ def test_the_check_can_be_turned_off_to_measure_it():
     ("class Base:\n    def run(self):\n        raise NotImplementedError\n", 1, "Not implemented here; subclasses override it."),
     ("def frob(x):\n    return x\n", 0, "TODO: summarize what ``frob`` does."),
     ("class HTTPServer:\n    pass\n", 0, "An HTTP server."),
-], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class"])
+    ("def str_to_bool(value):\n    return value == 'yes'\n", 0, "Convert str to bool."),
+], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class",
+        "conversion"])
 def test_the_parse_summary(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary

@@ -123,6 +123,9 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
         return _sentence(f"return whether {subject} {head} {' '.join(rest)}")
     if head == "test" and rest:
         return _sentence("test " + " ".join(rest))
+    if "to" in rest[:-1] and head not in VERBS:  # `str_to_bool` -> "Convert str to bool."
+        at = rest.index("to") + 1
+        return _sentence(f"convert {' '.join(words[:at])} to {' '.join(words[at + 1:])}")
     if head in ("to", "as") and rest:
         return _sentence(f"convert {this or (f'``{params[0]}``' if params else 'it')} to {' '.join(rest)}")
     if head in ("on", "handle") and rest:
