@@ -7,6 +7,12 @@ scored against the real one (CodeXGLUE smoothed BLEU-4, ROUGE-L), next to two ba
 same functions: the name as a sentence, and BM25 retrieval of the most similar training
 function's first sentence. Section accuracy checks the generated parameters, returns and
 raises sections against Python's own `ast` of the function.
+
+Faithfulness: a summary's *mentions* (identifiers, numbers, acronyms, proper names) are looked
+up in what the function, its class, the imports and its call sites contain; the hallucination
+rate is the share of summaries with at least one unsupported mention. The empty-entry rate is
+the share of Args/Returns/Yields/Raises entries with no description or one that only echoes code
+("``ret``.", "The result."); marked placeholders ("TODO: ...") are counted apart.
 """
 
 from __future__ import annotations
@@ -22,13 +28,15 @@ import sys
 import time
 from pathlib import Path
 
-from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l
+from devassist.evaluation.metrics_text import corpus_bleu, corpus_rouge_l, entry_counts, faithfulness_rates
 from devassist.export.docstring_index import DECODING_KEYS, add_decoding_arguments
 from devassist.server.features.docstring import DocstringError, DocstringFeature
-from devassist.server.features.docstring_retrieval import first_sentence
-from devassist.server.features.docstring_styles import parse_docstring
-from devassist.server.features.docstring_summary import (
-    RetrievalSummarizer, TemplateSummarizer, default_summarizer, load_docstring_lm, load_index)
+from devassist.server.features.docstring.retrieval import first_sentence
+from devassist.server.features.docstring.styles import parse_docstring
+from devassist.server.features.docstring.faithful import ungrounded, unsupported
+from devassist.server.features.docstring.summary import (
+    ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer)
+from devassist.server.features.docstring.loading import load_docstring_lm, load_index
 from devassist.server.parsing import definitions
 
 EPILOG = """examples:
@@ -37,6 +45,7 @@ EPILOG = """examples:
   devassist evaluate docstring --bundle models/default --source runs/stdlib --split valid --beams 4 --length-penalty 1.0
   devassist evaluate docstring --bundle models/default --source runs/stdlib --split valid --rerank 5 --rerank-margin 0.2
   devassist evaluate docstring --source runs/stdlib --corpus runs/stdlib --summarizer retrieval
+  devassist evaluate docstring --bundle models/default --source runs/heldout-clean --lsp 100 --json
 """
 
 
@@ -167,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
     p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
+    p.add_argument("--lsp", type=int, default=0, metavar="N",
+                   help="also time N docstring commands through a real `devassist serve` (needs --bundle)")
+    p.add_argument("--unchecked", action="store_true",
+                   help="turn the faithfulness check off (to measure what it changes; the model shown as written)")
     add_decoding_arguments(p, override=True)
     p.add_argument("--examples", type=int, default=0, help="include N (reference, outputs) examples in the report")
     p.add_argument("--dump", help="write one JSON line per function (reference, outputs, retrieval score) here")
@@ -211,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     for key in DECODING_KEYS:
         if getattr(args, key) is not None and hasattr(summarizer, key):
             setattr(summarizer, key, getattr(args, key))
-    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms)
+    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms, faithful=not args.unchecked)
+    parsed = ParseSummarizer()
+    measuring = DocstringFeature(summarizer=template)  # the allowed vocabulary, also when --unchecked
 
     items = []
     for path, text in iter_sources(Path(args.source), args.split):
@@ -227,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.limit and len(items) > args.limit:
         items = random.Random(args.seed).sample(items, args.limit)
 
-    refs, hyp_model, hyp_template, hyp_retrieval = [], [], [], []
+    lsp_documents: list[tuple[str, int]] = []
+    refs, hyp_model, hyp_template, hyp_retrieval, hyp_fallback, hyp_unchecked = [], [], [], [], [], []
+    counts = dict.fromkeys(("entries", "empty", "echo", "placeholder", "returns", "returns_echo"), 0)
+    flagged = dict.fromkeys(("model", "unchecked", "template", "retrieval", "fallback"), 0)
+    off_topic = dict.fromkeys(("model", "unchecked"), 0)  # no word of the summary backed by the function
     latencies, sources, checks, errors, examples = [], {}, {"params": 0, "returns": 0, "raises": 0, "all": 0}, [], []
     dump = open(args.dump, "w", encoding="utf-8") if args.dump else None
     for path, text, line, qualname, ref in tqdm(items, desc="docstring", unit="fn", file=sys.stderr):
@@ -248,17 +267,34 @@ def main(argv: list[str] | None = None) -> int:
             errors.append(f"{path}:{line + 1} {qualname}: {exc}")
             continue
         latencies.append((time.perf_counter() - t0) * 1000)
+        if len(lsp_documents) < args.lsp:
+            lsp_documents.append((hidden, line))
         hidden_defs = [d for d in definitions(hidden) if d.start_line == line and d.qualname == qualname]
-        request = feature.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
+        request = measuring.summary_request(hidden, hidden.encode("utf-8", "surrogatepass"), hidden_defs[0])
         hyp = first_sentence(edit.docstring.split("\n\n")[0]).replace("\\\\", "\\")
         refs.append(ref)
         hyp_model.append(hyp)
         hyp_template.append(template.summarize(request).text)
         hyp_retrieval.append(retrieval.summarize(request).text)
+        hyp_fallback.append(parsed.summarize(request).text)
+        # before issue 17: the model's first sentence as written, else the retrieval fallback
+        hyp_unchecked.append(edit.draft or hyp_retrieval[-1])
+        bad = {k: unsupported(h[-1], request.allowed) for k, h in (
+            ("model", hyp_model), ("unchecked", hyp_unchecked), ("template", hyp_template),
+            ("retrieval", hyp_retrieval), ("fallback", hyp_fallback))}
+        for k, v in bad.items():
+            flagged[k] += bool(v)
+        # only sentences a model wrote: the parse's summaries and placeholders are about the function by construction
+        off_topic["model"] += edit.summary_source in ("model", "retrieval") and bool(ungrounded(hyp_model[-1], request.own))
+        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own))  # drafts, or retrieval
+        for k, v in entry_counts(edit.docstring, args.style).items():
+            counts[k] += v
         if dump is not None:
             top = retrieval.candidates(request, 1)
             dump.write(json.dumps({"function": f"{path}:{line + 1} {qualname}", "reference": ref, "model": hyp,
-                                   "source": edit.summary_source, "template": hyp_template[-1],
+                                   "source": edit.summary_source, "confidence": edit.confidence,
+                                   "unsupported": bad["model"], "fallback": hyp_fallback[-1], "draft": edit.draft,
+                                   "docstring": edit.docstring, "template": hyp_template[-1],
                                    "retrieval": hyp_retrieval[-1], "retrieval_score": top[0][1] if top else 0.0,
                                    "query_tokens": len(request.code.split())}) + "\n")
         sources[edit.summary_source] = sources.get(edit.summary_source, 0) + 1
@@ -286,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
         "template": {"bleu": round(corpus_bleu(refs, hyp_template), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_template), 2)},
         "retrieval": {"bleu": round(corpus_bleu(refs, hyp_retrieval), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_retrieval), 2),
                       "index_size": retrieval.index.n},
+        "fallback": {"bleu": round(corpus_bleu(refs, hyp_fallback), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_fallback), 2)},
+        "unchecked": {"bleu": round(corpus_bleu(refs, hyp_unchecked), 2),
+                      "rouge_l": round(corpus_rouge_l(refs, hyp_unchecked), 2)},
+        "faithfulness": {**faithfulness_rates(counts, flagged, n),
+                         "off_topic_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in off_topic.items()}},
         "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
         "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
                        "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},
@@ -294,20 +335,33 @@ def main(argv: list[str] | None = None) -> int:
         "decoding": {k: getattr(summarizer, k) for k in ("max_prompt_tokens", "max_new_tokens") + DECODING_KEYS
                      if hasattr(summarizer, k)},
         "setup": {"source": args.source, "split": args.split, "bundle": args.bundle, "style": args.style,
+                  "checked": not args.unchecked,
                   "budget_ms": args.budget_ms, "limit": args.limit, "seed": args.seed, "min_words": args.min_words,
                   "threads": os.environ.get("DEVASSIST_THREADS", "default"), "cpu_count": os.cpu_count(),
                   "python": platform.python_version()},
     }
     if examples:
         report["examples"] = examples
+    if lsp_documents and args.bundle:
+        import asyncio
+
+        from devassist.evaluation.docstring_lsp import lsp_docstring_latency
+
+        got = asyncio.run(lsp_docstring_latency(args.bundle, lsp_documents))
+        ms = got.pop("latencies")
+        report["lsp"] = {"n": len(ms), "p50": round(percentile(ms, 50), 1), "p95": round(percentile(ms, 95), 1),
+                         "max": round(max(ms, default=0.0), 1), **got}
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(f"docstring: {n} functions ({summarizer.name})")
-        for k in ("model", "template", "retrieval"):
-            print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}")
+        for k in ("model", "unchecked", "template", "retrieval", "fallback"):
+            print(f"  {k:<10} BLEU-4 {report[k]['bleu']:6.2f}   ROUGE-L {report[k]['rouge_l']:6.2f}   "
+                  f"hallucination {report['faithfulness']['hallucination_rate'][k]:5.1f} %")
+        print(f"  entries    {report['faithfulness']['entries']}: empty or echo "
+              f"{report['faithfulness']['empty_entry_rate']} %, placeholder {report['faithfulness']['placeholder_rate']} %")
         print(f"  sections   {report['section_accuracy']}")
-        print(f"  latency ms {report['latency_ms']}")
+        print(f"  latency ms {report['latency_ms']}" + (f", through LSP {report['lsp']}" if "lsp" in report else ""))
         for e in errors[:10]:
             print(f"  ! {e}")
     return 0

@@ -4,6 +4,8 @@ BLEU follows CodeXGLUE's code-to-text `evaluator.py`: lower-case, tokens `[\\w]+
 clipped n-gram counts up to 4, add-one smoothing on the 2- to 4-gram precisions (the unigram
 precision is not smoothed), brevity penalty `min(0, 1 - (r+1)/(h+1))` added in log space; the
 corpus score is the mean of sentence scores x 100. ROUGE-L is the LCS F1 over the same tokens.
+The entry counts read a generated docstring's sections back: empty entries, entries that only
+echo code ("``ret``.", "The result.") and marked placeholders.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import math
 import re
 import sys
 from collections import Counter
+
+from devassist.server.features.docstring.describe import is_placeholder
+from devassist.server.features.docstring.styles import parse_docstring
 
 _TOKEN = re.compile(r"[\w]+|[^\s\w]")
 _TINY = sys.float_info.min
@@ -76,3 +81,39 @@ def corpus_rouge_l(references: list[str], hypotheses: list[str]) -> float:
     if not references:
         return 0.0
     return 100.0 * sum(rouge_l(r, h) for r, h in zip(references, hypotheses)) / len(references)
+
+
+_ECHO = re.compile(r"^(?:``[^`]+``(?: or ``[^`]+``)*\.?|the result\.?)$", re.I)
+
+
+def entry_counts(docstring: str, style: str) -> dict:
+    """Entries of the generated sections: how many, how many empty, echoing code, or a placeholder."""
+    model = parse_docstring(docstring, style)
+    counts = {"entries": 0, "empty": 0, "echo": 0, "placeholder": 0, "returns": 0, "returns_echo": 0}
+    for block in model.blocks:
+        if block.kind not in ("params", "returns", "yields", "raises"):
+            continue
+        for entry in block.entries:
+            text = " ".join(line.strip() for line in entry.desc).strip()
+            counts["entries"] += 1
+            counts["returns"] += block.kind == "returns"
+            if not text:
+                counts["empty"] += 1
+            elif _ECHO.match(text):
+                counts["echo"] += 1
+                counts["returns_echo"] += block.kind == "returns"
+            elif is_placeholder([text]):
+                counts["placeholder"] += 1
+    return counts
+
+
+def faithfulness_rates(counts: dict, flagged: dict, n: int) -> dict:
+    """The faithfulness part of the report, in percent."""
+    total = max(1, counts["entries"])
+    return {
+        "hallucination_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in flagged.items()},
+        "entries": counts["entries"],
+        "empty_entry_rate": round(100.0 * (counts["empty"] + counts["echo"]) / total, 2),
+        "empty": counts["empty"], "echo": counts["echo"], "returns_echo": counts["returns_echo"],
+        "placeholder_rate": round(100.0 * counts["placeholder"] / total, 2),
+    }

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from devassist.server.features.docstring_retrieval import BM25Index, build_index, documented_functions
+from devassist.server.features.docstring.retrieval import BM25Index, build_index, documented_functions
 
 EPILOG = """examples:
   devassist docstring index --corpus runs/stdlib --out runs/docstring_index.json
@@ -35,7 +35,7 @@ def index_from_corpus(corpus: Path, split: str = "train", min_words: int = 3) ->
 
 
 DECODING_KEYS = ("retrieval_threshold", "no_repeat_ngram", "min_new_tokens", "beams", "length_penalty",
-                 "rerank", "rerank_length", "rerank_margin", "rerank_bm25")
+                 "rerank", "rerank_length", "rerank_margin", "rerank_bm25", "min_confidence", "faithful_retries")
 
 
 def set_docstring_options(bundle: Path, **options) -> dict:
@@ -63,6 +63,10 @@ def add_decoding_arguments(p: argparse.ArgumentParser, override: bool = False) -
     p.add_argument("--rerank-length", type=float, help=note + "rerank score = logprob / tokens**L (+ margin, + weight * BM25)")
     p.add_argument("--rerank-margin", type=float, help=note + "a retrieved sentence must beat the model's own by this much")
     p.add_argument("--rerank-bm25", type=float, help=note + "weight of a retrieved sentence's BM25 score in the rerank score")
+    p.add_argument("--min-confidence", type=float, help=note + "the model's summary is shown only at or above this mean "
+                                                              "log-probability per token (else the parse's summary)")
+    p.add_argument("--faithful-retries", type=int, help=note + "rewrites of a summary with unsupported mentions, their "
+                                                               "first tokens banned (0: straight to the fallback)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,24 +1,30 @@
 """`devassist docstring FILE[:LINE]`: generate (or update) docstrings from the command line.
 
 With a line (1-based), the definition there; without, every function and class of the file
-that has no docstring. Prints the docstrings, or with --write edits the file in place (line
-endings kept). `devassist docstring index ...` builds the retrieval index for a bundle.
+that has no docstring. Prints the docstrings, or with --write replaces the file safely: the new
+text goes to a temp file beside it and is renamed into place (`safe_io.write_atomic`), so a full
+disk or a crash leaves the old file whole; the write is refused if the file changed since it was
+read, or is a symbolic link; every line keeps its own ending (CRLF and LF may be mixed).
+`devassist docstring index ...` builds the retrieval index for a bundle.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import re
 import sys
 from pathlib import Path
 
 from devassist.server.features.docstring import DocstringError, DocstringFeature
 from devassist.server.parsing import definitions
+from devassist.server.safe_io import UnsafeWrite, write_atomic
 
 EPILOG = """examples:
   devassist docstring mymod.py:42                 # print the docstring for the def at line 42
   devassist docstring mymod.py:42 --style numpy --write
-  devassist docstring mymod.py --write            # every definition without a docstring
+  devassist docstring mymod.py --write            # every definition without a docstring (atomic;
+                                                  # refused if mymod.py changes meanwhile)
   devassist docstring index --corpus runs/stdlib --bundle models/default   # build the index
 """
 
@@ -56,11 +62,12 @@ def main(argv: list[str] | None = None) -> int:
     match = re.fullmatch(r"(.+?):(\d+)", args.target)
     path, line = (Path(match.group(1)), int(match.group(2))) if match and not Path(args.target).exists() else (Path(args.target), None)
     try:
-        with open(path, encoding="utf-8", newline="") as fh:  # newline="" keeps CRLF as written
-            text = fh.read()
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")  # bytes as written: no newline translation, each line keeps its ending
     except (OSError, UnicodeDecodeError) as exc:
         print(f"devassist docstring: cannot read {path}: {exc}", file=sys.stderr)
         return 2
+    read_digest = hashlib.sha256(raw).digest()
     feature = load_feature(args.bundle)
     if line is not None:
         targets = [line - 1]
@@ -84,9 +91,27 @@ def main(argv: list[str] | None = None) -> int:
                   f"{edit.elapsed_ms:.0f} ms)")
             print(edit.new_text.strip("\r\n").lstrip(" \t") if edit.title.startswith("Generate") else edit.new_text)
     if args.write:
-        with open(path, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        print(f"{path}: {len(targets)} docstring(s) written" if status == 0 else f"{path}: written, with errors above")
+        return write_back(path, text, read_digest, len(targets), status)
+    return status
+
+
+def write_back(path: Path, text: str, read_digest: bytes, count: int, status: int) -> int:
+    """Replace the file atomically with `text`, unless it changed since it was read (digest differs)."""
+    try:
+        now = path.read_bytes()
+    except OSError as exc:
+        print(f"devassist docstring: {path} cannot be read again ({exc}); nothing was written", file=sys.stderr)
+        return 2
+    if hashlib.sha256(now).digest() != read_digest:
+        print(f"devassist docstring: {path} changed while the docstrings were written; nothing was written "
+              "(run it again)", file=sys.stderr)
+        return 2
+    try:
+        write_atomic(path, text, overwrite=True)
+    except (UnsafeWrite, OSError) as exc:
+        print(f"devassist docstring: not written, {path} is unchanged: {exc}", file=sys.stderr)
+        return 2
+    print(f"{path}: {count} docstring(s) written" if status == 0 else f"{path}: written, with errors above")
     return status
 
 

@@ -34,6 +34,13 @@ def _doc(server, uri: str):
     return server.workspace.text_documents.get(uri)
 
 
+def snippet_edits_supported(ls) -> bool:
+    """Whether the client applies snippets inside workspace edits (`workspace.workspaceEdit.snippetEditSupport`)."""
+    ws = getattr(ls.client_capabilities, "workspace", None)
+    edit_caps = getattr(ws, "workspace_edit", None) if ws is not None else None
+    return bool(getattr(edit_caps, "snippet_edit_support", False))
+
+
 def register_docstring(server) -> None:
     """`devassist.generateDocstring` and the Generate/Update docstring code actions."""
     from devassist.server.features.docstring import DocstringError, DocstringFeature
@@ -69,13 +76,17 @@ def register_docstring(server) -> None:
             return {"applied": False, "message": msg}
         if not edit.changed:
             return {"applied": False, "message": "the docstring is already up to date"}
+        where = types.Range(start=types.Position(*edit.start), end=types.Position(*edit.end))
+        # Placeholders ("TODO: ...") become tab stops the editor selects, where the client takes
+        # snippets in workspace edits (LSP 3.18 snippetEditSupport); plain text otherwise.
+        as_snippet = edit.has_placeholder and snippet_edits_supported(ls)
+        text_edit = (types.SnippetTextEdit(range=where, snippet=types.StringValue(value=edit.snippet)) if as_snippet
+                     else types.TextEdit(range=where, new_text=edit.new_text))
         ws_edit = types.WorkspaceEdit(document_changes=[types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version),
-            edits=[types.TextEdit(range=types.Range(start=types.Position(*edit.start), end=types.Position(*edit.end)),
-                                  new_text=edit.new_text)])])
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[text_edit])])
         result = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=ws_edit, label=edit.title))
         return {"applied": bool(result and result.applied), "title": edit.title, "ms": round(edit.elapsed_ms, 1),
-                "summarySource": edit.summary_source}
+                "summarySource": edit.summary_source, "placeholder": edit.has_placeholder, "snippet": as_snippet}
 
     server.code_action_providers.append(lambda ls, params, text: [
         types.CodeAction(

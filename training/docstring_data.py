@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from devassist.server.features.docstring import DocstringFeature
-from devassist.server.features.docstring_retrieval import BM25Index, code_tokens, first_sentence
-from devassist.server.features.docstring_summary import FimSummarizer, RetrievalSummarizer, as_sentence
+from devassist.server.features.docstring.retrieval import BM25Index, code_tokens, first_sentence
+from devassist.server.features.docstring.summary import FimSummarizer, RetrievalSummarizer, as_sentence
 from devassist.server.parsing import definitions
 
 EPILOG = """examples:

@@ -84,3 +84,15 @@ def test_evaluate_reports_all_numbers(tmp_path, capsys):
     assert report["template"]["bleu"] < 100.0
     assert report["section_accuracy"] == {"params": 100.0, "returns": 100.0, "raises": 100.0, "all": 100.0}
     assert set(report["latency_ms"]) == {"p50", "p95", "max", "mean"}
+    faith = report["faithfulness"]
+    assert set(faith["hallucination_rate"]) == {"model", "unchecked", "template", "retrieval", "fallback"}
+    assert faith["hallucination_rate"]["model"] == 0.0 and faith["empty_entry_rate"] == 0.0
+    assert faith["entries"] == 2 and faith["returns_echo"] == 0  # read_conf(path): Args path, Returns
+
+
+def test_entry_counts_find_empty_echoing_and_placeholder_entries():
+    doc = ("Do it.\n\nArgs:\n    a:\n    b: TODO: describe ``b``.\n    c: Passed to ``open``.\n\n"
+           "Returns:\n    ``ret``.")
+    assert evaluate.entry_counts(doc, "google") == {"entries": 4, "empty": 1, "echo": 1, "placeholder": 1,
+                                                    "returns": 1, "returns_echo": 1}
+    assert evaluate.entry_counts("Do it.\n\nReturns:\n    The result.", "google")["echo"] == 1

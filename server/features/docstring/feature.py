@@ -1,9 +1,12 @@
 """The "Generate docstring" / "Update docstring" feature, as a plain class the LSP layer calls.
 
 `DocstringFeature.edit_for` turns (document text, cursor) into one text edit in LSP UTF-16
-coordinates; `actions_for` lists the code actions for a range without running any model. Bad
-input raises `DocstringError` with a message for the user. Every edit is checked by parsing
-the edited text before it is returned: it never adds a syntax error.
+coordinates; `actions_for` lists the code actions for a definition's header line without
+running any model, and only where there is something to do. Bad input raises `DocstringError`
+with a message for the user. Every edit is checked by parsing the edited text before it is
+returned: it never adds a syntax error. A summary that mentions anything the code does not
+support is replaced by the parse's own summary, or by a marked placeholder (`edit.snippet`
+turns placeholders into tab stops for editors that take snippets).
 """
 
 from __future__ import annotations
@@ -13,22 +16,22 @@ import time
 from typing import Callable
 from dataclasses import dataclass, replace
 
-from tree_sitter import Node
-
-from devassist.server.features.docstring_facts import NO_RETURN_TYPES, FunctionFacts, function_facts
-from devassist.server.features.docstring_render import render
-from devassist.server.features.docstring_styles import STYLES, new_model, parse_docstring, sync
-from devassist.server.features.docstring_summary import (
-    Summarizer, SummaryRequest, default_summarizer, docstring_lm_name, load_docstring_lm)
+from devassist.server.features.docstring.facts import NO_RETURN_TYPES, FunctionFacts, function_facts
+from devassist.server.features.docstring.faithful import allowed_context, vocabulary
+from devassist.server.features.docstring.render import render
+from devassist.server.features.docstring.styles import STYLES, new_model, parse_docstring, sync
+from devassist.server.features.docstring.summary import (
+    ParseSummarizer, Summarizer, SummaryRequest, default_summarizer, is_faithful)
+from devassist.server.features.docstring.loading import docstring_lm_name, load_docstring_lm
+from devassist.server.features.docstring.syntax import (
+    DocstringError, header_colon, error_count, error_on_line, first_error_line, first_statement, full_start,
+    header_end, lambda_on_line, line_ending, lsp_position)
 from devassist.server.parsing import Definition, PositionCodec, iter_definitions, parse
 
 COMMAND = "devassist.generateDocstring"
 GENERATE, UPDATE = "Generate docstring", "Update docstring"
 _LITERAL = re.compile(r"^([rRuU]*)(\"\"\"|'''|\"|')(.*)\2$", re.S)
-
-
-class DocstringError(Exception):
-    """Input the feature cannot (or must not) edit; the message is meant for the user."""
+_PLACEHOLDER_TEXT = re.compile(r"TODO: (?:describe|summarize)[^\r\n]*?\.(?=[\s\"']|$)")
 
 
 @dataclass
@@ -42,9 +45,23 @@ class DocstringEdit:
     version: int | None = None  # the document version the edit was computed for
     qualname: str = ""
     docstring: str = ""  # the docstring's text as written (without quotes and indentation)
-    summary_source: str = ""  # template | retrieval | model | kept
+    summary_source: str = ""  # model | retrieval | fallback | placeholder | template | kept
     elapsed_ms: float = 0.0
     changed: bool = True
+    confidence: float | None = None  # the model's mean log-probability per token, when it was asked
+    draft: str | None = None  # the model's first sentence before the checks (for evaluation only)
+
+    @property
+    def snippet(self) -> str:
+        """`new_text` as an LSP snippet: each marked placeholder is a tab stop the editor selects."""
+        escaped = self.new_text.replace("\\", "\\\\").replace("$", "\\$").replace("}", "\\}")
+        stops = iter(range(1, 1000))
+        return _PLACEHOLDER_TEXT.sub(lambda m: "${%d:%s}" % (next(stops), m.group(0)), escaped)
+
+    @property
+    def has_placeholder(self) -> bool:
+        """Whether the new text holds a marked placeholder for the user to fill in."""
+        return bool(_PLACEHOLDER_TEXT.search(self.new_text))
 
     def text_edit(self) -> dict:
         """The LSP TextEdit as JSON."""
@@ -83,20 +100,6 @@ def check_version(edit: DocstringEdit, current_version: int | None) -> None:
                              "applied. Run the command again.")
 
 
-def _error_count(node: Node) -> int:
-    """ERROR and MISSING nodes under a node."""
-    if not node.has_error:
-        return 0
-    count = int(node.type == "ERROR" or node.is_missing)
-    return count + sum(_error_count(c) for c in node.children)
-
-
-def _full_start(defn: Definition) -> Node:
-    """The node including decorators."""
-    parent = defn.node.parent
-    return parent if parent is not None and parent.type == "decorated_definition" else defn.node
-
-
 def _escape(text: str | None) -> str | None:
     """Source form of new text for a non-raw triple-quoted literal."""
     if text is None:
@@ -125,9 +128,11 @@ def _literal(lines: list[str], indent: str, newline: str, prefix: str = "", quot
 class DocstringFeature:
     """Generates and updates docstrings; plain Python, no LSP objects."""
 
-    def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250):
+    def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250,
+                 faithful: bool = True):
         """`lm` is the completion model if already loaded; a bundle whose `docstring` component names
-        another model (`docstring_lm`) gets that one loaded here."""
+        another model (`docstring_lm`) gets that one loaded here. `faithful=False` turns the check
+        of summaries against the code off (only to measure what it changes)."""
         if summarizer is None:
             name = docstring_lm_name(bundle)
             if name is not None and (lm is None or getattr(lm, "component", None) != name):
@@ -135,6 +140,7 @@ class DocstringFeature:
             summarizer = default_summarizer(bundle, lm)
         self.summarizer = summarizer
         self.budget_ms = budget_ms
+        self.faithful = faithful
 
     # ---- locating -----------------------------------------------------------------------
 
@@ -154,17 +160,17 @@ class DocstringFeature:
         defs = list(iter_definitions(tree, data))
         best = None
         for d in defs:
-            first = _full_start(d).start_point[0]
+            first = full_start(d).start_point[0]
             if first <= line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
                 best = d
-        if best is None and _lambda_on_line(tree.root_node, line):
+        if best is None and lambda_on_line(tree.root_node, line):
             raise DocstringError("A lambda cannot have a docstring; turn it into a `def` first.")
-        if best is None and _error_on_line(tree.root_node, line):
+        if best is None and error_on_line(tree.root_node, line):
             raise DocstringError(f"Line {line + 1} has a syntax error; fix it first, then generate the docstring.")
         if best is None:
             raise DocstringError(f"No function or class at line {line + 1}: put the cursor on a `def` or `class`.")
         if best.has_error or best.body_node is None:
-            where = _first_error_line(best.node)
+            where = first_error_line(best.node)
             raise DocstringError(f"`{best.qualname}` has a syntax error (line {where + 1}); fix it first.")
         return data, best, tree
 
@@ -182,14 +188,15 @@ class DocstringFeature:
         start = time.perf_counter()
         style = style if style in STYLES else "google"
         data, defn, tree = self._target(text, line, character)
-        newline = "\r\n" if "\r\n" in text else "\n"
+        at = defn.docstring_node.start_byte if defn.docstring_node is not None else header_colon(defn).end_byte
+        newline = line_ending(data, at, text)  # the ending of the line edited (files may mix them)
         facts = _escaped_facts(function_facts(defn, data))
         if defn.docstring_node is not None:
             edit = self._update(text, data, defn, facts, style, newline)
         else:
             if deadline is None:
                 deadline = time.monotonic() + self.budget_ms / 1000
-            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled)
+            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled, tree)
         edit.version = version
         edit.qualname = defn.qualname
         self._verify(text, edit, tree, defn)
@@ -197,28 +204,40 @@ class DocstringFeature:
         return edit
 
     def actions_for(self, text: str, start_line: int, end_line: int | None = None) -> list[DocstringAction]:
-        """Code actions for the innermost definition at `start_line`; cheap, no model call."""
+        """Code actions for the definition whose header (decorators to `:`) holds `start_line`; cheap, no model.
+
+        Nothing is offered inside a body, for a class that has a docstring, or for a function
+        whose docstring already matches its signature.
+        """
         data = text.encode("utf-8", "surrogatepass")
         tree = parse(data)
         best = None
         for d in iter_definitions(tree, data):
-            if _full_start(d).start_point[0] <= start_line <= d.end_line and (best is None or d.start_byte >= best.start_byte):
+            if d.has_error or d.body_node is None or not full_start(d).start_point[0] <= start_line <= header_end(d):
+                continue
+            if best is None or d.start_byte >= best.start_byte:
                 best = d
-        if best is None or best.has_error or best.body_node is None:
+        if best is None or (best.docstring_node is not None and best.kind != "function"):
             return []
-        if best.docstring_node is not None and best.kind != "function":
-            return []
+        if best.docstring_node is not None:
+            try:
+                facts = _escaped_facts(function_facts(best, data))
+                if not self._update(text, data, best, facts, "google", "\n").changed:
+                    return []
+            except DocstringError:
+                return []
         title = UPDATE if best.docstring_node is not None else GENERATE
-        codec_line, codec_char = _position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
+        codec_line, codec_char = lsp_position(text, data, best.name_node.start_byte if best.name_node else best.start_byte)
         return [DocstringAction(title, codec_line, codec_char, best.qualname)]
 
     # ---- generate -------------------------------------------------------------------------
 
-    def summary_request(self, text: str, data: bytes, defn: Definition) -> SummaryRequest:
-        """What the summarizer sees of a definition (its text without a docstring)."""
+    def summary_request(self, text: str, data: bytes, defn: Definition, tree=None) -> SummaryRequest:
+        """What the summarizer sees of a definition (its text without a docstring), its facts, and
+        the vocabulary a faithful summary may use (the definition, its class, imports, call sites)."""
         body = defn.body_node
-        full = _full_start(defn)
-        colon = _colon(defn)
+        full = full_start(defn)
+        colon = header_colon(defn)
         header = data[full.start_byte : colon.end_byte].decode("utf-8", "replace")
         rest = data[colon.end_byte : body.end_byte]
         if defn.docstring_node is not None:
@@ -227,12 +246,17 @@ class DocstringFeature:
         body_text = rest.decode("utf-8", "replace").lstrip(" \t").lstrip("\r\n")
         before = data[max(0, full.start_byte - 2000) : full.start_byte].decode("utf-8", "replace")
         return SummaryRequest(defn.name, defn.kind, header.replace("\r\n", "\n"), body_text.replace("\r\n", "\n"),
-                              self._indent(text, data, defn), before.replace("\r\n", "\n"))
+                              self._indent(text, data, defn), before.replace("\r\n", "\n"),
+                              facts=function_facts(defn, data), qualname=defn.qualname,
+                              allowed=allowed_context(defn, data, tree if tree is not None else parse(data))
+                              if self.faithful else None,
+                              own=vocabulary(data[full.start_byte : body.end_byte].decode("utf-8", "replace"))
+                              if self.faithful else None)
 
     def _indent(self, text: str, data: bytes, defn: Definition) -> str:
         """The body's indentation; for a one-line body, the header's plus one level."""
-        colon = _colon(defn)
-        first = _first_statement(defn.body_node)
+        colon = header_colon(defn)
+        first = first_statement(defn.body_node)
         line_start = data.rfind(b"\n", 0, first.start_byte) + 1
         if first is not defn.body_node and first.start_point[0] != colon.end_point[0]:
             return data[line_start : first.start_byte].decode("utf-8")
@@ -241,18 +265,23 @@ class DocstringFeature:
         unit = "\t" if "\t" in head_indent or (not head_indent and "\n\t" in text) else "    "
         return head_indent + unit
 
-    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None) -> DocstringEdit:
-        request = self.summary_request(text, data, defn)
+    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None, tree=None) -> DocstringEdit:
+        request = self.summary_request(text, data, defn, tree)
         summary = self.summarizer.summarize(request, deadline, is_cancelled)
         if summary.source == "cancelled":
             raise DocstringError("Docstring generation was cancelled.")
+        if summary.source not in ("fallback", "placeholder") and not is_faithful(summary.text, request):
+            # request.allowed is None when the check is off: is_faithful then passes everything
+            checked = ParseSummarizer().summarize(request)  # any summarizer's sentence is held to the same rule
+            checked.confidence, checked.draft = summary.confidence, summary.draft or summary.text
+            summary = checked
         description = _escape(summary.description)
         model = new_model(facts, _escape(summary.text), description, style)
         lines = render(model)
         indent = request.indent
         literal = _literal(lines, indent, newline)
-        colon = _colon(defn)
-        first = _first_statement(defn.body_node)
+        colon = header_colon(defn)
+        first = first_statement(defn.body_node)
         if first is not defn.body_node and first.start_point[0] == colon.end_point[0]:  # `def f(): pass`
             a, b = colon.end_byte, first.start_byte
             new_text = f"{newline}{indent}{literal}{newline}{indent}"
@@ -263,8 +292,9 @@ class DocstringFeature:
                 eol -= 1
             a = b = eol
             new_text = f"{newline}{indent}{literal}"
-        return DocstringEdit(GENERATE, _position(text, data, a), _position(text, data, b), new_text,
-                             docstring="\n".join(lines), summary_source=summary.source)
+        return DocstringEdit(GENERATE, lsp_position(text, data, a), lsp_position(text, data, b), new_text,
+                             docstring="\n".join(lines), summary_source=summary.source, confidence=summary.confidence,
+                             draft=summary.draft)
 
     # ---- update ---------------------------------------------------------------------------
 
@@ -290,7 +320,7 @@ class DocstringFeature:
         one_line = len(lines) == 1 and "\n" not in content
         literal = _literal(lines, indent, newline, prefix, triple if not one_line or len(quote) == 3 else quote)
         a, b = node.start_byte, node.end_byte
-        return DocstringEdit(UPDATE, _position(text, data, a), _position(text, data, b), literal,
+        return DocstringEdit(UPDATE, lsp_position(text, data, a), lsp_position(text, data, b), literal,
                              docstring="\n".join(lines), summary_source="kept", changed=lines != old_lines)
 
     # ---- safety -------------------------------------------------------------------------
@@ -300,7 +330,7 @@ class DocstringFeature:
         new_text = edit.apply(text)
         new_data = new_text.encode("utf-8", "surrogatepass")
         new_tree = parse(new_data)
-        ok = _error_count(new_tree.root_node) <= _error_count(tree.root_node)
+        ok = error_count(new_tree.root_node) <= error_count(tree.root_node)
         if ok:
             after = [d for d in iter_definitions(new_tree, new_data) if d.qualname == defn.qualname]
             ok = any(d.docstring_node is not None for d in after)
@@ -314,64 +344,3 @@ def _unescape_facts(facts: FunctionFacts) -> FunctionFacts:
     params = [replace(p, type=un(p.type), default=un(p.default)) for p in facts.params]
     return replace(facts, params=params, return_type=un(facts.return_type),
                    return_values=[un(v) for v in facts.return_values], yield_type=un(facts.yield_type))
-
-
-def _error_on_line(root: Node, line: int) -> bool:
-    """Whether an ERROR or MISSING node covers a line."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.start_point[0] > line or n.end_point[0] < line or not (n.has_error or n.is_missing):
-            continue
-        if n.type == "ERROR" or n.is_missing:
-            return True
-        stack.extend(n.children)
-    return False
-
-
-def _lambda_on_line(root: Node, line: int) -> bool:
-    """Whether a lambda starts or ends on a line."""
-    stack = [root]
-    while stack:
-        n = stack.pop()
-        if n.start_point[0] > line or n.end_point[0] < line:
-            continue
-        if n.type == "lambda":
-            return True
-        stack.extend(n.children)
-    return False
-
-
-def _colon(defn: Definition) -> Node:
-    """The `:` that ends a definition's header."""
-    colon = None
-    for child in defn.node.children:
-        if child.type == ":":
-            colon = child
-        if child.type == "block":
-            break
-    if colon is None:
-        raise DocstringError(f"`{defn.qualname}` has no `:` after its header; fix the syntax first.")
-    return colon
-
-
-def _first_statement(body: Node) -> Node:
-    """The first non-comment child of a block (the block itself if empty)."""
-    return next((c for c in body.named_children if c.type != "comment"), body)
-
-
-def _first_error_line(node: Node) -> int:
-    """The line of the first ERROR/MISSING node under `node`."""
-    stack = [node]
-    while stack:
-        n = stack.pop(0)
-        if n.type == "ERROR" or n.is_missing:
-            return n.start_point[0]
-        stack[:0] = [c for c in n.children if c.has_error or c.is_missing or c.type == "ERROR"]
-    return node.start_point[0]
-
-
-def _position(text: str, data: bytes, byte: int) -> tuple[int, int]:
-    """The LSP position of a byte offset."""
-    offset = len(data[:byte].decode("utf-8", "surrogatepass"))
-    return PositionCodec(text).position(offset)

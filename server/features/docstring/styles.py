@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from devassist.server.features.docstring_facts import FunctionFacts, Param
+from devassist.server.features.docstring.describe import (
+    PLACEHOLDER, param_description, raises_description, returns_description, yields_description)
+from devassist.server.features.docstring.facts import FunctionFacts, Param
 
 STYLES = ("google", "numpy", "sphinx")
 ORDER = {"params": 0, "returns": 1, "yields": 2, "raises": 3}
@@ -148,7 +150,7 @@ def _parse_google(lines: list[str]) -> DocModel:
             if kind in ("returns", "yields"):
                 body = _dedent(_strip_blank(section))
                 m = _GOOGLE_RETURN.match(body[0].strip()) if body else None
-                if m:
+                if m and not body[0].strip().startswith(PLACEHOLDER):  # "TODO: describe ..." is no type
                     block.entries.append(Entry("", m.group(1), ([m.group(2)] if m.group(2) else []) + body[1:]))
                 else:
                     block.entries.append(Entry("", None, body))
@@ -263,30 +265,30 @@ def parse_docstring(text: str, default_style: str = "google") -> DocModel:
 # ---- building and syncing ---------------------------------------------------------------
 
 
-def _default_text(param: Param) -> list[str]:
-    return [f"Defaults to {param.default}."] if param.default is not None else []
+def _param_entry(param: Param, facts: FunctionFacts) -> Entry:
+    return Entry(param.name, param.type, param_description(param, facts))
 
 
 def _returns_entry(facts: FunctionFacts) -> Entry:
-    if facts.return_type:
-        return Entry("", facts.return_type, [])
-    values = list(dict.fromkeys(facts.return_values))
-    if values and len(values) <= 2 and all(len(v) <= 40 for v in values):
-        return Entry("", None, [" or ".join(f"``{v}``" for v in values) + "."])
-    return Entry("", None, ["The result."])
+    rtype, desc = returns_description(facts)
+    return Entry("", rtype, desc)
+
+
+def _yields_entry(facts: FunctionFacts) -> Entry:
+    return Entry("", facts.yield_type, yields_description(facts))
 
 
 def blocks_for(facts: FunctionFacts) -> list[Block]:
     """The sections the code decides, in canonical order; none without a source in the code."""
     blocks = []
     if facts.params:
-        blocks.append(Block("params", entries=[Entry(p.name, p.type, _default_text(p)) for p in facts.params]))
+        blocks.append(Block("params", entries=[_param_entry(p, facts) for p in facts.params]))
     if facts.returns:
         blocks.append(Block("returns", entries=[_returns_entry(facts)]))
     if facts.yields:
-        blocks.append(Block("yields", entries=[Entry("", facts.yield_type, [] if facts.yield_type else ["The next item."])]))
+        blocks.append(Block("yields", entries=[_yields_entry(facts)]))
     if facts.raises:
-        blocks.append(Block("raises", entries=[Entry(name, None, []) for name in facts.raises]))
+        blocks.append(Block("raises", entries=[Entry(name, None, raises_description(name, facts)) for name in facts.raises]))
     return blocks
 
 
@@ -328,7 +330,7 @@ def sync(model: DocModel, facts: FunctionFacts, no_return_annotation: bool = Fal
             if param is not None:
                 entry.type = param.type or entry.type
                 if not entry.desc:
-                    entry.desc = _default_text(param)
+                    entry.desc = param_description(param, facts)
                 kept.append(entry)
             elif keep_extra and entry.name:
                 kept.append(entry)
@@ -338,7 +340,7 @@ def sync(model: DocModel, facts: FunctionFacts, no_return_annotation: bool = Fal
         if first_params is None:
             first_params = Block("params")
             _insert(model, first_params)
-        first_params.entries.extend(Entry(p.name, p.type, _default_text(p)) for p in missing)
+        first_params.entries.extend(_param_entry(p, facts) for p in missing)
     # signature order within the main block
     order = {_bare(p.name): i for i, p in enumerate(facts.params)}
     if first_params is not None:
@@ -353,12 +355,13 @@ def sync(model: DocModel, facts: FunctionFacts, no_return_annotation: bool = Fal
     elif returns is not None and facts.return_type and returns.entries:
         returns.entries[0].type = facts.return_type
     if facts.yields and model.block("yields") is None:
-        _insert(model, Block("yields", entries=[Entry("", facts.yield_type, [] if facts.yield_type else ["The next item."])]))
+        _insert(model, Block("yields", entries=[_yields_entry(facts)]))
     if facts.raises:
         raises = model.block("raises")
         if raises is None:
             raises = Block("raises")
             _insert(model, raises)
         have = {e.name.split(".")[-1] for e in raises.entries}
-        raises.entries.extend(Entry(n, None, []) for n in facts.raises if n.split(".")[-1] not in have)
+        raises.entries.extend(Entry(n, None, raises_description(n, facts))
+                              for n in facts.raises if n.split(".")[-1] not in have)
     return model

@@ -1,0 +1,156 @@
+"""Which words of a summary the code supports, and when the model's own summary may be shown.
+
+A *mention* is a word a reader takes as a fact about the code: an identifier (``snake_case``,
+``camelCase``, dotted or quoted in backticks), a number, an acronym or standard (``RFC``,
+``HTTP``, ``UTF-8``) or a proper name (a capitalised word that does not open the sentence).
+A mention is *supported* when it, or each of its sub-words, occurs in the allowed context: the
+function, its class, the module's imports and the lines that call it. Plain English words
+("return", "list", "given") are not mentions; they state no fact that could be checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from devassist.server.parsing import Definition, node_text
+
+_WORD = re.compile(r"``[^`]+``|`[^`]+`|[A-Za-z_][A-Za-z0-9_.]*[A-Za-z0-9_]|[A-Za-z]|\d+(?:\.\d+)*")
+_PARTS = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+")
+_IDENT_IN_CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
+# Capitalised words that are ordinary English at any position (never proper names).
+_COMMON_CAPS = {"I", "A", "An", "The", "If", "It", "This", "That", "These", "Those", "Return", "Returns",
+                "True", "False", "None", "Note", "See", "Use", "Used", "Otherwise", "Else", "When", "Whether",
+                "For", "In", "On", "Of", "To", "And", "Or", "Not", "No", "Yes", "Also", "Only", "Each", "Every",
+                "Python", "TODO", "OK"}
+
+
+def _parts(word: str) -> list[str]:
+    """Lower-case sub-words of an identifier: `parseRFC2822Date` -> parse, rfc, 2822, date."""
+    return [p.lower() for p in _PARTS.findall(word)]
+
+
+def vocabulary(text: str) -> set[str]:
+    """Every identifier, number and sub-word of a piece of code (strings and comments included), lower-cased."""
+    words: set[str] = set()
+    for ident in set(_IDENT_IN_CODE.findall(text)):  # each distinct identifier split once
+        words.add(ident.lower())
+        words.update(_parts(ident))
+    return words
+
+
+def mentions(summary: str) -> list[str]:
+    """The words of a summary that state a checkable fact (identifiers, numbers, acronyms, names)."""
+    found = []
+    first = True
+    for match in _WORD.finditer(summary):
+        word = match.group(0)
+        at_start, first = first, False
+        if word.startswith("`"):
+            found.append(word.strip("`"))
+        elif word[0].isdigit():
+            found.append(word)
+        elif "_" in word.strip("_") or "." in word or re.search(r"[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]", word):
+            found.append(word)  # snake_case, dotted, camelCase, letters with digits
+        elif len(word) >= 2 and word.isupper() and word not in _COMMON_CAPS:
+            found.append(word)  # acronyms and standards: RFC, HTTP, CSV
+        elif word[0].isupper() and not at_start and word not in _COMMON_CAPS:
+            found.append(word)  # a proper name inside the sentence
+        elif word.startswith("_") or word.endswith("_"):
+            found.append(word)
+    return found
+
+
+def supported(mention: str, allowed: set[str]) -> bool:
+    """Whether a mention (or every one of its sub-words) occurs in the allowed vocabulary."""
+    low = mention.lower().strip("_.()")
+    if not low or low in allowed:
+        return True
+    if re.fullmatch(r"\d+(\.\d+)*", low):
+        return all(p in allowed for p in low.split(".")) or low in ("0", "1")
+    pieces = [p for p in re.split(r"[^A-Za-z0-9]+", mention) if p]
+    parts = [q for p in pieces for q in (_parts(p) or [p.lower()])]
+    return bool(parts) and all(p in allowed for p in parts)
+
+
+# Words any summary may use without the code spelling them: grammar, and verbs and nouns so
+# general that they say nothing about this function in particular. Type words (string, list,
+# number) are not among them: "a string" said of a mapping is a false claim.
+GENERIC = set("""
+a an the of to in on at by for from with into over as and or not no if is are be been it its this that these those
+each every all any some given which when whether than then else otherwise true false none one two new current
+return returns get gets set sets make makes create creates check checks determine determines handle handles call
+calls called use uses used run runs do does build builds compute computes add adds remove removes update updates
+value values object objects result results item items data function method instance name names default
+specified optional whole single
+""".split())
+
+
+def _stem(word: str) -> str:
+    """A crude stem, enough to match `files` with `filenames` and `loaded` with `load`."""
+    for suffix in ("ing", "ies", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def grounded(word: str, own: set[str]) -> bool:
+    """Whether a plain word is backed by the function's own identifiers (prefix match on stems)."""
+    stem = _stem(word.lower())
+    return any(tok.startswith(stem) or (len(tok) >= 4 and stem.startswith(tok)) for tok in own)
+
+
+def ungrounded(summary: str, own: set[str]) -> list[str]:
+    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code.
+
+    A summary whose words share nothing with the function ("Return true if the object is a
+    string." for `isinstance(value, abc.Mapping)`) or that opens with an action the code never
+    names ("Install the files ..." for `edit_files`) describes some other function.
+    """
+    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
+    content = [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+    if not content:
+        return []
+    first = words[0] if words else ""
+    if first.lower() not in GENERIC and not grounded(first, own):
+        return [first]
+    if not any(grounded(w, own) for w in content):
+        return content
+    return []
+
+
+def unsupported(summary: str, allowed: set[str]) -> list[str]:
+    """The mentions of a summary that the allowed context does not support."""
+    return [m for m in mentions(summary) if not supported(m, allowed)]
+
+
+@dataclass
+class ConfidenceGate:
+    """The model's summary is shown only if its mean log-probability per token reaches `min_logprob`."""
+
+    min_logprob: float = -float("inf")  # tuned on the validation split; -inf: always shown
+
+    def passes(self, mean_logprob: float | None) -> bool:
+        """Whether a summary with this confidence may be shown (unknown confidence passes)."""
+        return mean_logprob is None or mean_logprob >= self.min_logprob
+
+
+def allowed_context(defn: Definition, data: bytes, tree) -> set[str]:
+    """The vocabulary a summary of `defn` may draw on: the definition, its class, the imports, its call sites."""
+    pieces = [node_text(defn.node.parent if defn.node.parent is not None
+                        and defn.node.parent.type == "decorated_definition" else defn.node, data)]
+    node = defn.node.parent
+    while node is not None:  # the enclosing class (header and body) supports its methods' summaries
+        if node.type == "class_definition":
+            pieces.append(node_text(node, data))
+            break
+        node = node.parent
+    root = tree.root_node
+    for child in root.children:
+        if child.type in ("import_statement", "import_from_statement", "future_import_statement"):
+            pieces.append(node_text(child, data))
+    text = data.decode("utf-8", "replace")
+    if defn.name:
+        call = re.compile(rf"\b{re.escape(defn.name)}\s*\(")
+        pieces.extend(line for line in text.splitlines() if call.search(line))
+    return vocabulary("\n".join(pieces))

@@ -1,0 +1,155 @@
+"""Summaries say only what the code supports; the model is rewritten, gated, or replaced by the parse's summary."""
+
+from __future__ import annotations
+
+import ast
+
+import numpy as np
+import pytest
+
+from devassist.server.features.docstring import DocstringFeature
+from devassist.server.features.docstring.faithful import allowed_context, mentions, ungrounded, unsupported, vocabulary
+from devassist.server.features.docstring.summary import FimSummarizer
+from devassist.server.parsing import definitions, parse
+
+CASE_MATCH = ("import re\n\n\ndef _match_case(word, pattern):\n    if pattern.isupper():\n"
+              "        return word.upper()\n    return word.lower()\n")
+
+
+def test_mentions_are_identifiers_numbers_acronyms_and_names():
+    found = mentions("Matching from RFC 2822 and disciple (LRFC 2965) format from RefceWrite to RFC 222 and.")
+    assert found == ["RFC", "2822", "LRFC", "2965", "RefceWrite", "RFC", "222"]
+    assert mentions("Return the list of items, or None.") == []  # plain words state nothing checkable
+    assert mentions("Send ``msg`` to the Postgres server over HTTP.") == ["msg", "Postgres", "HTTP"]
+    assert mentions("TODO: summarize what ``f`` does.") == ["f"]  # the placeholder invents nothing
+
+
+def test_the_issue_example_is_caught_and_sub_words_support_a_mention():
+    (defn,) = definitions(CASE_MATCH)
+    data = CASE_MATCH.encode()
+    allowed = allowed_context(defn, data, parse(data))
+    bad = "Matching from RFC 2822 and disciple (LRFC 2965) format from RefceWrite to RFC 222 and."
+    assert set(unsupported(bad, allowed)) == {"RFC", "2822", "LRFC", "2965", "RefceWrite", "222"}
+    assert unsupported("Match the case of ``word`` to ``pattern``.", allowed) == []
+    assert unsupported("Parse an RFC 2822 date.", vocabulary("def parse_rfc2822(s): ...")) == []
+
+
+def test_allowed_context_is_the_function_its_class_imports_and_call_sites():
+    src = ("import hashlib\nfrom os import path as osp\n\nSECRET = 'unrelated'\n\n"
+           "class Vault:\n    ALGORITHM = 'sha256'\n\n    def digest(self, blob):\n        return hashlib.new(self.ALGORITHM, blob)\n\n"
+           "def other():\n    Vault().digest(b'payload')\n")
+    data = src.encode()
+    defn = next(d for d in definitions(src) if d.name == "digest")
+    allowed = allowed_context(defn, data, parse(data))
+    assert {"hashlib", "osp", "vault", "sha256", "payload"} <= allowed  # imports, class, the call site's line
+    assert "secret" not in allowed and "unrelated" not in allowed
+
+
+class WordLM:
+    """A model with our decoding hooks that prefers a sentence with an invented standard.
+
+    Its preferred next word follows a table; a banned token makes it take its second choice.
+    """
+
+    has_fim = True
+    context_length = 256
+    special_ids = {"fim_prefix": 0, "fim_suffix": 1, "fim_middle": 2, "eot": 3}
+    eot_id = 3
+    WORDS = ["<p>", "<s>", "<m>", "<e>", "Match", " RFC", " 2822", " case", " the", " of", " word", ".", " "]
+    NEXT = {(): [4], (4,): [5, 8], (5,): [6], (6,): [11], (8,): [7], (7,): [9], (9,): [10], (10,): [11]}
+
+    def __init__(self):
+        self.calls = 0
+
+    def encode(self, text):
+        return [12] * min(len(text), 40)
+
+    def decode(self, ids):
+        return "".join(self.WORDS[i] for i in ids if i >= 4)
+
+    def forward(self, ids, past=None):  # present so the summarizer uses its decoding hooks
+        raise AssertionError("not used by this stand-in")
+
+    def generate(self, prompt_ids, max_new_tokens=32, should_stop=None, deadline=None, is_cancelled=None,
+                 logits_processor=None, reuse=None):
+        self.calls += 1
+        out = []
+        for _ in range(max_new_tokens):
+            logits = np.full(len(self.WORDS), -8.0)
+            for rank, token in enumerate(self.NEXT.get(tuple(out[-1:]), [self.eot_id])):
+                logits[token] = 2.0 - rank
+            scores = logits_processor(logits, out) if logits_processor else logits
+            token = int(np.argmax(scores))
+            if token == self.eot_id:
+                break
+            out.append(token)
+            if should_stop and should_stop(out):
+                break
+
+        class Result:
+            ids, stop_reason, elapsed_ms = out, "eot", 1.0
+        return Result()
+
+
+def test_an_unsupported_mention_is_written_again_with_its_token_banned():
+    lm = WordLM()
+    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0))
+    edit = feature.edit_for(CASE_MATCH, 3, 0)
+    assert lm.calls == 2  # "Match RFC 2822." was rejected, then " RFC" banned
+    assert edit.summary_source == "model" and edit.docstring.startswith("Match the case of word.")
+    assert edit.confidence is not None and edit.confidence < 0
+
+
+def test_without_retries_the_parse_summary_replaces_an_unfaithful_one():
+    lm = WordLM()
+    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0, faithful_retries=0))
+    edit = feature.edit_for(CASE_MATCH, 3, 0)
+    assert lm.calls == 1 and edit.summary_source in ("fallback", "placeholder")
+    assert "RFC" not in edit.docstring
+
+
+def test_the_confidence_gate_decides_whether_the_model_is_shown():
+    shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0))
+    hidden = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-0.01))
+    a, b = shown.edit_for(CASE_MATCH, 3, 0), hidden.edit_for(CASE_MATCH, 3, 0)
+    assert a.summary_source == "model" and a.confidence >= -5.0
+    assert b.summary_source != "model" and b.confidence == a.confidence  # same sentence, below the gate
+
+
+def test_the_check_can_be_turned_off_to_measure_it():
+    feature = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0), faithful=False)
+    edit = feature.edit_for(CASE_MATCH, 3, 0)
+    assert edit.summary_source == "model" and edit.docstring.startswith("Match RFC 2822.")
+    ast.parse(edit.apply(CASE_MATCH))
+
+
+@pytest.mark.parametrize("src,line,summary", [
+    ("def indent(text, margin):\n    return ''.join(margin + l for l in text.splitlines(True))\n", 0,
+     "Return ``text`` indented by ``margin``."),
+    ("class Request:\n    def is_secure(self):\n        return self.scheme == 'https'\n", 1,
+     "Return whether this request is secure."),
+    ("def read_config(path):\n    with open(path) as fh:\n        return fh.read()\n", 0, "Read the config."),
+    ("def map_to_type(v):\n    return TYPES[v]\n", 0, "Map to type."),
+    ("class Store:\n    def __init__(self, items):\n        self.items = items\n", 1, "Initialize the store from ``items``."),
+    ("class Base:\n    def run(self):\n        raise NotImplementedError\n", 1, "Not implemented here; subclasses override it."),
+    ("def frob(x):\n    return x\n", 0, "TODO: summarize what ``frob`` does."),
+    ("class HTTPServer:\n    pass\n", 0, "An HTTP server."),
+    ("def str_to_bool(value):\n    return value == 'yes'\n", 0, "Convert str to bool."),
+], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class",
+        "conversion"])
+def test_the_parse_summary(src, line, summary):
+    edit = DocstringFeature().edit_for(src, line, 0)
+    assert edit.docstring.splitlines()[0] == summary
+    assert edit.summary_source == ("placeholder" if summary.startswith("TODO") else "fallback")
+
+
+@pytest.mark.parametrize("summary,own_code,off_topic", [
+    ("Return true if the object is a string.", "def test_mapping(value):\n    return isinstance(value, abc.Mapping)\n",
+     True),
+    ("Install the files in the environment.", "def edit_files(self, filenames):\n    environ = os.environ.copy()\n", True),
+    ("Return true if the object is a mapping.", "def test_mapping(value):\n    return isinstance(value, abc.Mapping)\n",
+     False),
+    ("Edit the files in the editor.", "def edit_files(self, filenames):\n    editor = self.get_editor()\n", False),
+], ids=["no-word-of-the-code", "unknown-leading-verb", "about-it", "about-it-by-stems"])
+def test_a_summary_about_another_function_is_refused(summary, own_code, off_topic):
+    assert bool(ungrounded(summary, vocabulary(own_code))) is off_topic
