@@ -66,7 +66,8 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
     if position.line < 0 or position.character < 0 or position.line >= codec.line_count:
         return None
     offset = codec.offset(position.line, position.character)
-    is_superseded = server.supersede.begin("completion", uri)
+    # The list and the ghost text are separate requests: each is superseded only by its own kind.
+    is_superseded = server.supersede.begin("list" if alternatives else "inline", uri)
     cancel = threading.Event()
     settings = server.settings.completion
     stop = lambda: cancel.is_set() or is_superseded()  # noqa: E731 - polled between decoding steps
