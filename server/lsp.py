@@ -25,7 +25,25 @@ from devassist.server.settings import Settings, parse_settings
 
 log = logging.getLogger("devassist")
 
-MAX_DOCUMENT_CHARS = 20_000_000  # larger documents are not analysed at all
+MAX_DOCUMENT_CHARS = 2_000_000  # larger documents are analysed in a window around the cursor
+WINDOW_LINES_BEFORE, WINDOW_LINES_AFTER = 200, 50  # the window, in lines around the cursor's line
+MAX_WINDOW_CHARS = 200_000  # a window longer than this (giant lines) is not analysed at all
+
+
+def window_of(source: str, line: int) -> str | None:
+    """`source` with every line outside the window around `line` emptied, or None.
+
+    Line numbers stay valid (positions need no translation) while the text to analyse shrinks
+    to the window plus one newline per emptied line.
+    """
+    lines = source.split("\n")
+    if not 0 <= line < len(lines):
+        return None
+    start, end = max(0, line - WINDOW_LINES_BEFORE), min(len(lines), line + WINDOW_LINES_AFTER + 1)
+    kept = "\n".join(lines[start:end])
+    if len(kept) > MAX_WINDOW_CHARS:
+        return None
+    return "\n" * start + kept + "\n" * (len(lines) - end)
 
 
 class Supersede:
@@ -103,13 +121,19 @@ class DevassistServer(LanguageServer):
                 cancel_event.set()  # the decoder checks it between steps
             raise
 
-    def text_of(self, uri: str) -> str | None:
-        """The open document's text, or None if it is not open (or too large to analyse)."""
+    def text_of(self, uri: str, line: int | None = None) -> str | None:
+        """The open document's text; for one over MAX_DOCUMENT_CHARS, the window around `line`
+        (see `window_of`), or None without a line. None when the document is not open."""
         try:
             doc = self.workspace.get_text_document(uri)
             source = doc.source
         except Exception:
             return None
-        if len(source) > MAX_DOCUMENT_CHARS:
-            return None
-        return source
+        if len(source) <= MAX_DOCUMENT_CHARS:
+            return source
+        warned = self.__dict__.setdefault("_oversize_warned", set())
+        if uri not in warned:  # once per document: a warning on every keystroke would be noise
+            warned.add(uri)
+            self.warn(f"{uri.rsplit('/', 1)[-1]} has {len(source):,} characters (more than {MAX_DOCUMENT_CHARS:,}): "
+                      f"devassist analyses only the {WINDOW_LINES_BEFORE} lines around the cursor there")
+        return None if line is None else window_of(source, line)

@@ -12,8 +12,14 @@ import argparse
 import asyncio
 import copy
 import logging
+import os
 import sys
 from pathlib import Path
+
+# Before onnxruntime is imported: its 1.23+ wheels upload telemetry (DNS lookups of
+# mobile.events.data.microsoft.com every few seconds from an idle server); this turns it off.
+# tests/e2e/test_offline.py proves the whole session makes no network syscall.
+os.environ["ORT_DISABLE_TELEMETRY"] = "1"
 
 log = logging.getLogger("devassist")
 
@@ -98,12 +104,10 @@ def serve_stdio(server, on_framing_error: str) -> int:
         end_session(server)
 
 
-def serve_tcp(template, port: int, on_framing_error: str, idle_timeout_s: float, max_sessions: int,
-              ready=None) -> int:
+def serve_tcp(template, port: int, on_framing_error: str, limits, max_sessions: int) -> int:
     """Serve each connection to 127.0.0.1:`port` as its own session until interrupted."""
-    from devassist.server.transport import BoundedStreamWriter, Limits, run_session, stream_source
+    from devassist.server.transport import BoundedStreamWriter, run_session, stream_source
 
-    limits = Limits(message_timeout_s=30.0, idle_timeout_s=idle_timeout_s)
     sessions: set = set()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -112,7 +116,16 @@ def serve_tcp(template, port: int, on_framing_error: str, idle_timeout_s: float,
             log.warning("refused %s: %d sessions already open", peer, max_sessions)
             writer.close()
             return
-        session = new_session(template)
+        placeholder = object()  # holds the slot while the session's features load
+        sessions.add(placeholder)
+        try:  # loading a session's features takes a moment: off the loop, other sessions keep going
+            session = await asyncio.get_running_loop().run_in_executor(None, new_session, template)
+        except Exception:
+            log.exception("could not open a session for %s", peer)
+            sessions.discard(placeholder)
+            writer.close()
+            return
+        sessions.discard(placeholder)
         sessions.add(session)
         session.protocol.set_writer(BoundedStreamWriter(writer))
         log.info("session opened for %s (%d open)", peer, len(sessions))
@@ -128,9 +141,8 @@ def serve_tcp(template, port: int, on_framing_error: str, idle_timeout_s: float,
 
     async def main() -> None:
         listener = await asyncio.start_server(on_connect, "127.0.0.1", port)
-        log.info("listening on 127.0.0.1:%d", port)
-        if ready is not None:
-            ready(listener)
+        # Always printed (whatever the log level): tools wait for this line before connecting.
+        print(f"devassist serve: listening on 127.0.0.1:{port}", file=sys.stderr, flush=True)
         async with listener:
             await listener.serve_forever()
 
@@ -155,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
                              "or exit with code 2 (on TCP: close that connection)")
     parser.add_argument("--idle-timeout", type=float, default=3600.0, metavar="S",
                         help="TCP: close a session with no message for S seconds (default 3600)")
+    parser.add_argument("--message-timeout", type=float, default=30.0, metavar="S",
+                        help="TCP: close a session whose message is not complete S seconds after its first byte "
+                             "(slow clients; default 30)")
     parser.add_argument("--max-sessions", type=int, default=8, help="TCP: most sessions at once (default 8)")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
@@ -171,5 +186,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"devassist serve: {exc}", file=sys.stderr)
         return 1
     if args.tcp is not None:
-        return serve_tcp(server, args.tcp, args.on_framing_error, args.idle_timeout, args.max_sessions)
+        from devassist.server.transport import Limits
+
+        limits = Limits(message_timeout_s=args.message_timeout, idle_timeout_s=args.idle_timeout)
+        return serve_tcp(server, args.tcp, args.on_framing_error, limits, args.max_sessions)
     return serve_stdio(server, args.on_framing_error)

@@ -136,7 +136,10 @@ class MessageReader:
             if lines > 32:
                 raise self._framing_error("more than 32 header lines")
             match = _HEADER_LINE.fullmatch(text)
-            if match is None:
+            # LSP has two headers; any other name is more likely garbage glued to a header.
+            if match is None or match.group(1).lower() not in (b"content-length", b"content-type"):
+                # A header may follow garbage on the same line: search again from its second byte.
+                self._buffer[:0] = text[1:] + b"\n"
                 raise self._framing_error(f"not a header line: {text[:60]!r}")
             if match.group(1).lower() == b"content-length":
                 value = match.group(2).strip()
@@ -180,7 +183,7 @@ class MessageReader:
             return None
         try:
             value = json.loads((cut + bytes(skipped)).decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             return None
         log.warning("Content-Length was %d bytes too short; the message was recovered", len(skipped))
         return (value,)
@@ -195,10 +198,12 @@ class MessageReader:
             return json.loads(text)
         except json.JSONDecodeError as exc:
             first = exc.msg
+        except (RecursionError, ValueError) as exc:  # nesting too deep, an integer of 5,000 digits
+            raise self._framing_error(f"JSON body refused ({type(exc).__name__}: {str(exc)[:80]})") from None
         stripped = text.lstrip()
         try:
             value, end = _JSON.raw_decode(stripped)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError, ValueError):
             self._cut_body = body  # maybe the Content-Length was too short: see _resync
             raise self._framing_error(f"invalid JSON body ({first})") from None
         extra = stripped[end:].encode("utf-8")
@@ -264,6 +269,7 @@ async def run_session(protocol, read_chunk: ReadChunk, limits: Limits, on_framin
     reader = MessageReader(read_chunk, limits)
     stopped = asyncio.get_running_loop().create_future()
     protocol.on_exit = lambda code: stopped.done() or stopped.set_result(code)
+    reader_failures = 0
     while not stopped.done():
         next_message = asyncio.ensure_future(reader.next())
         await asyncio.wait([next_message, stopped], return_when=asyncio.FIRST_COMPLETED)
@@ -282,6 +288,14 @@ async def run_session(protocol, read_chunk: ReadChunk, limits: Limits, on_framin
             if closed.reason != "end of stream":
                 log.warning("closing the session: %s", closed.reason)
             return 0 if protocol.shutdown_received else 1
+        except Exception:  # a bug in the reader: report it, skip ahead, and give up if it repeats
+            log.exception("failed to read a message")
+            protocol.reply_error(None, -32700, "internal error while reading a message")
+            reader_failures += 1
+            if reader_failures >= 3:
+                return 2
+            reader._resyncing = True
+            continue
         try:
             protocol.handle_json(data)
         except Exception:  # a bug in dispatch must not end the session; the request is logged
