@@ -279,6 +279,46 @@ def lifecycle_cases(bundle: Path, workdir: Path) -> dict:
     return results
 
 
+def large_document_case(bundle: Path, workdir: Path, megabytes: int, keystrokes: int = 20) -> dict:
+    """Open a document of `megabytes` MB and type in it: keystroke latency, RSS, warnings."""
+    proc, peer = start_stdio(bundle, cwd=workdir)
+    try:
+        peer.initialize(workdir)
+        rss_before = rss_mb(proc.pid)
+        unit = "def f_%07d(value):\n    return value + 1\n\n"
+        text = "".join(unit % i for i in range(megabytes * 1_000_000 // len(unit % 0)))
+        uri = (workdir / "huge.py").as_uri()
+        started = time.monotonic()
+        peer.notify("textDocument/didOpen", {"textDocument": {"uri": uri, "languageId": "python", "version": 1,
+                                                              "text": text}})
+        line = text.count("\n") - 2
+        del text
+        first = peer.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                         "position": {"line": line, "character": 15}})
+        opened = peer.wait_for(first, 300) is not None
+        open_s = time.monotonic() - started
+        latencies = []
+        for n in range(keystrokes):
+            sent = time.monotonic()
+            character = 15 + n
+            peer.notify("textDocument/didChange", {"textDocument": {"uri": uri, "version": 2 + n}, "contentChanges": [
+                {"range": {"start": {"line": line, "character": character},
+                           "end": {"line": line, "character": character}}, "text": "v"}]})
+            msg_id = peer.request("textDocument/completion", {"textDocument": {"uri": uri},
+                                                              "position": {"line": line, "character": character + 1}})
+            answered = peer.wait_for(msg_id, ANSWER_WAIT_S) is not None
+            latencies.append((time.monotonic() - sent) * 1000 if answered else float("inf"))
+        latencies.sort()
+        warnings = [n for n in peer.notifications if n["method"] == "window/showMessage"]
+        return {"megabytes": megabytes, "first_answer": opened, "open_and_first_completion_s": round(open_s, 2),
+                "keystroke_ms_p50": round(latencies[len(latencies) // 2], 1), "keystroke_ms_max": round(latencies[-1], 1),
+                "rss_mb_before": round(rss_before, 1), "rss_mb_after": round(rss_mb(proc.pid), 1),
+                "warnings_shown": len(warnings)}
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def network_syscalls(trace: Path | None) -> int | None:
     """socket/connect/sendto/sendmsg calls on IPv4/IPv6 in an strace log (None: not traced)."""
     if trace is None or not trace.exists():
@@ -288,7 +328,7 @@ def network_syscalls(trace: Path | None) -> int | None:
 
 
 def evaluate(bundle: Path, messages: int, soak_s: float, load_requests: int, seed: int, use_strace: bool,
-             keep: Path | None = None) -> dict:
+             keep: Path | None = None, large_doc_mb: int = 0) -> dict:
     """Every phase on the real server; returns the figures (`keep`: work there and keep the logs)."""
     rng = random.Random(seed)
     bundle = bundle.resolve()  # the server runs in the workspace folder
@@ -330,6 +370,7 @@ def evaluate(bundle: Path, messages: int, soak_s: float, load_requests: int, see
         after = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in outside.iterdir())
         figures["writes_outside_workspace"] = int(before != after)
         figures["lifecycle"] = lifecycle_cases(bundle, workdir)
+        figures["large_document"] = large_document_case(bundle, workdir, large_doc_mb) if large_doc_mb else None
     return figures
 
 
@@ -343,13 +384,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=5004, help="fuzz messages (default 5004)")
     parser.add_argument("--load-requests", type=int, default=300, help="completions in the load phase (default 300)")
     parser.add_argument("--soak-s", type=float, default=60.0, help="seconds of typing in the soak (default 60)")
+    parser.add_argument("--large-doc-mb", type=int, default=50, help="then type in a document this large (0: skip)")
     parser.add_argument("--seed", type=int, default=19)
     parser.add_argument("--no-strace", action="store_true", help="do not count network syscalls with strace")
     parser.add_argument("--keep", type=Path, metavar="DIR", help="work in DIR and keep the server log and strace")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
     figures = evaluate(args.bundle or default_bundle_path(), args.messages, args.soak_s, args.load_requests,
-                       args.seed, not args.no_strace, args.keep)
+                       args.seed, not args.no_strace, args.keep, args.large_doc_mb)
     if args.json:
         print(json.dumps(figures, indent=2))
     else:

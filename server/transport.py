@@ -1,7 +1,8 @@
 """LSP framing over stdio and TCP that survives malformed input (pygls's reader wedges on it).
 
 `MessageReader` turns a byte stream into decoded JSON values. Header names are matched without
-regard to case and lines may end in LF alone (both are common client bugs, harmless to accept).
+regard to case and lines may end in LF alone (both are common client bugs, harmless to accept);
+a header other than Content-Length and Content-Type is a framing error.
 What cannot be read is reported as a `FramingError`, answered -32700 with a null id, and then
 either skipped (policy `resync`, the default: discard bytes up to the next `Content-Length:`
 header line, which cannot occur inside a JSON body because JSON strings hold no raw newlines)
