@@ -13,6 +13,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -28,6 +29,9 @@ log = logging.getLogger("devassist")
 MAX_DOCUMENT_CHARS = 2_000_000  # larger documents are analysed in a window around the cursor
 WINDOW_LINES_BEFORE, WINDOW_LINES_AFTER = 200, 50  # the window, in lines around the cursor's line
 MAX_WINDOW_CHARS = 200_000  # a window longer than this (giant lines) is not analysed at all
+# Above this not even a window: keeping line numbers costs one newline per line, and the
+# position codec walks every line (about 4 s per keystroke at 50 MB, measured).
+MAX_WINDOWED_DOCUMENT_CHARS = 8_000_000
 
 
 def window_of(source: str, line: int) -> str | None:
@@ -124,16 +128,21 @@ class DevassistServer(LanguageServer):
     def text_of(self, uri: str, line: int | None = None) -> str | None:
         """The open document's text; for one over MAX_DOCUMENT_CHARS, the window around `line`
         (see `window_of`), or None without a line. None when the document is not open."""
-        try:
-            doc = self.workspace.get_text_document(uri)
-            source = doc.source
+        try:  # only open documents: get_text_document would read an unopened URI from disk
+            doc = self.workspace.text_documents.get(unquote(uri))
+            source = doc.source if doc is not None else None
         except Exception:
+            return None
+        if source is None:
             return None
         if len(source) <= MAX_DOCUMENT_CHARS:
             return source
+        windowed = len(source) <= MAX_WINDOWED_DOCUMENT_CHARS
         warned = self.__dict__.setdefault("_oversize_warned", set())
         if uri not in warned:  # once per document: a warning on every keystroke would be noise
             warned.add(uri)
+            what = (f"analyses only the {WINDOW_LINES_BEFORE} lines around the cursor there" if windowed
+                    else f"does not analyse it (over {MAX_WINDOWED_DOCUMENT_CHARS:,})")
             self.warn(f"{uri.rsplit('/', 1)[-1]} has {len(source):,} characters (more than {MAX_DOCUMENT_CHARS:,}): "
-                      f"devassist analyses only the {WINDOW_LINES_BEFORE} lines around the cursor there")
-        return None if line is None else window_of(source, line)
+                      f"devassist {what}")
+        return window_of(source, line) if windowed and line is not None else None

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import logging
 from typing import Any, Callable
+from urllib.parse import unquote
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInternalError
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.language_server import lsp_method
 
 log = logging.getLogger("devassist.protocol")
 
@@ -31,6 +33,21 @@ INVALID_PARAMS = -32602
 SERVER_NOT_INITIALIZED = -32002
 
 _ALWAYS_ALLOWED = {types.EXIT}  # accepted in every lifecycle state
+FAST_EDIT_CHARS = 100_000  # documents above this get their edits applied by `apply_edit_fast`
+
+
+def apply_edit_fast(doc, change: types.TextDocumentContentChangePartial) -> None:
+    """pygls's incremental edit, in C-level string operations instead of a Python loop per line
+    (2.5 s per keystroke on a 50 MB document); same result, including its edge cases."""
+    lines = doc.source.splitlines(True)
+    server_range = doc._position_codec.range_from_client_units(lines, change.range)
+    start_line, start_col = server_range.start.line, server_range.start.character
+    end_line, end_col = server_range.end.line, server_range.end.character
+    if start_line >= len(lines):
+        doc._source = doc.source + change.text
+        return
+    tail = lines[end_line][end_col:] + "".join(lines[end_line + 1:]) if end_line < len(lines) else ""
+    doc._source = "".join(lines[:start_line]) + lines[start_line][:start_col] + change.text + tail
 
 
 def _valid_id(value: Any) -> bool:
@@ -170,6 +187,31 @@ class DevassistProtocol(LanguageServerProtocol):
                 future.set_exception(JsonRpcInternalError(f"malformed response: {_one_line(exc)}"))
             return
         self.handle_message(message)
+
+    def _send_handler_result(self, future, *, msg_id) -> None:
+        """Answer a finished request; a JSON-RPC error raised for bad input is logged in one line."""
+        exc = None if future.cancelled() else future.exception()
+        if isinstance(exc, JsonRpcException):  # e.g. an unknown command: the client's mistake, no traceback
+            self._request_futures.pop(msg_id, None)
+            log.warning("answered request %r with %s: %s", msg_id, exc.code, exc.message)
+            self._send_response(msg_id, error=exc.to_response_error())
+            return
+        super()._send_handler_result(future, msg_id=msg_id)
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        """Apply the edits (large documents on the fast path), then run the feature handler."""
+        for change in params.content_changes:
+            # Only open documents: get_text_document would read an unopened URI from disk.
+            doc = self.workspace.text_documents.get(unquote(params.text_document.uri))
+            if doc is not None and isinstance(change, types.TextDocumentContentChangePartial) \
+                    and doc._is_sync_kind_incremental and len(doc.source) > FAST_EDIT_CHARS:
+                apply_edit_fast(doc, change)
+                doc.version = params.text_document.version
+            else:
+                self.workspace.update_text_document(params.text_document, change)
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
 
     def _check_handler_result(self, future) -> None:
         """A failed notification handler is logged (pygls would pop up a window each time)."""

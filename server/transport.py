@@ -238,7 +238,7 @@ def stream_source(reader: asyncio.StreamReader) -> ReadChunk:
 class BoundedStreamWriter:
     """pygls writer for a TCP connection that closes it when the client stops reading."""
 
-    def __init__(self, writer: asyncio.StreamWriter, max_buffered: int = 4 * MAX_MESSAGE_BYTES):
+    def __init__(self, writer: asyncio.StreamWriter, max_buffered: int = 32 * 1024 * 1024):
         self._writer = writer
         self._max_buffered = max_buffered
 
