@@ -1,6 +1,6 @@
 """Large documents: `window_of` keeps line numbers and only the lines around the cursor."""
 
-from devassist.server.lsp import MAX_WINDOW_CHARS, WINDOW_LINES_AFTER, WINDOW_LINES_BEFORE, window_of
+from devassist.server.document_window import MAX_WINDOW_CHARS, WINDOW_LINES_AFTER, WINDOW_LINES_BEFORE, window_of
 
 
 def numbered(lines: int) -> str:
