@@ -59,7 +59,7 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
     started = time.monotonic()
     if not server.settings.completion.enabled or not is_python(server, uri):
         return None
-    text = server.text_of(uri)
+    text = server.text_of(uri, position.line)
     if text is None:
         return None
     codec = PositionCodec(text)

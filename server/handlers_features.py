@@ -141,7 +141,9 @@ def register_review(server) -> None:
         if pull_supported(ls):
             scheduler.seen(uri, version)  # the client pulls; a newer version still cancels old work
             return
-        scheduler.schedule(uri, version, doc.source, ls.settings.review, publish, delay_s=0.0 if immediate else None)
+        text = ls.text_of(uri)  # None for a document too large to review (the user is told once)
+        if text is not None:
+            scheduler.schedule(uri, version, text, ls.settings.review, publish, delay_s=0.0 if immediate else None)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def text_document_did_open(ls, params: types.DidOpenTextDocumentParams):
@@ -168,7 +170,10 @@ def register_review(server) -> None:
         doc = _doc(ls, params.text_document.uri)
         if doc is None or not is_python_document(doc.uri, doc.language_id):
             return types.RelatedFullDocumentDiagnosticReport(items=[])
-        stored = await scheduler.pull(doc.uri, doc.version or 0, doc.source, ls.settings.review,
+        text = ls.text_of(doc.uri)  # None for a document too large to review
+        if text is None:
+            return types.RelatedFullDocumentDiagnosticReport(items=[])
+        stored = await scheduler.pull(doc.uri, doc.version or 0, text, ls.settings.review,
                                       refresh if refresh_supported(ls) else None)
         if stored is None:
             return types.RelatedFullDocumentDiagnosticReport(items=[])

@@ -8,6 +8,7 @@ warning that the server shows to the user instead of crashing.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,6 +109,9 @@ def _coerce(value: Any, default: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ValueError("expected true or false")
+    if isinstance(value, float) and not math.isfinite(value):
+        # JSON allows 1e999 (read as infinity) and Python's json reads NaN: neither is a setting.
+        raise ValueError("expected a finite number")
     if isinstance(default, int):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
             raise ValueError("expected a whole number")

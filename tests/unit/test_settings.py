@@ -1,6 +1,10 @@
 """The settings tree: defaults, camelCase on the wire, warnings instead of crashes."""
 
-from devassist.server.settings import Settings, parse_settings, to_wire
+import json
+
+import pytest
+
+from devassist.server.settings import Settings, parse_settings, snake, to_wire
 
 
 def test_defaults_and_round_trip():
@@ -36,3 +40,12 @@ def test_section_name_tolerated_and_base_kept():
 def test_not_an_object():
     s, warnings = parse_settings(["x"])
     assert s == Settings() and warnings
+
+
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan"), json.loads("1e999")],
+                         ids=["inf", "-inf", "nan", "1e999"])
+@pytest.mark.parametrize("key", ["maxTokens", "cacheMix"])
+def test_non_finite_numbers_keep_the_default_with_a_warning(key, value):
+    settings, warnings = parse_settings({"completion": {key: value}})
+    assert getattr(settings.completion, snake(key)) == getattr(Settings().completion, snake(key))
+    assert len(warnings) == 1 and "finite" in warnings[0] and f"completion.{key}" in warnings[0]
