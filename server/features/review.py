@@ -29,7 +29,7 @@ CODE_UNUSUAL = "unusual-function"
 CODE_INCOMPLETE = "review-incomplete"
 SUPPRESS_COMMENT = "# devassist: ignore"
 SUPPRESS_RE = re.compile(r"#.*\bdevassist:\s*ignore\b")
-CACHED_FUNCTIONS = 20_000  # scored functions remembered by text (a few hundred bytes each)
+CACHED_FUNCTIONS = 5_000  # scored functions remembered by text (a few KB each at most)
 MAX_SCORED_BYTES = 1_000_000  # beyond this only the first part is parsed and scored (~1 s of parsing)
 SEVERITIES = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSeverity.Warning,
               "information": lsp.DiagnosticSeverity.Information, "hint": lsp.DiagnosticSeverity.Hint}

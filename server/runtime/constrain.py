@@ -45,7 +45,7 @@ class TokenTable:
             ids.append(self._sorted_ids[lo])
             lo += 1
         out = np.asarray(sorted(set(ids)), dtype=np.int64)
-        if len(self._memo) > 4096:
+        if len(self._memo) > 512:  # bounded: a long typing session asks for many prefixes
             self._memo.clear()
         self._memo[remaining] = out
         return out
