@@ -49,6 +49,7 @@ class TokenizerLM:
 def iter_requests(text: str, path: str, min_words: int = 2):
     """(qualname, SummaryRequest, target sentence) for each documented function of a file."""
     feature = DocstringFeature.__new__(DocstringFeature)  # only its request builder is used
+    feature.faithful = False  # training prompts need no vocabulary of allowed mentions
     data = text.encode("utf-8", "surrogatepass")
     for d in definitions(data):
         if d.kind != "function" or d.docstring is None or d.has_error or d.body_node is None:

@@ -84,6 +84,8 @@ def finetune(run: Path, examples_file: Path, out: Path, epochs: float = 3.0, bat
     if threads:
         torch.set_num_threads(threads)
     examples = load_examples(examples_file)
+    if len(examples) < 2:  # an empty epoch would loop for ever
+        raise ValueError(f"{examples_file} holds {len(examples)} examples; at least 2 are needed")
     with np.load(examples_file, allow_pickle=False) as meta:
         prompt_cfg = {k: int(meta[k][0]) for k in ("max_prompt_tokens", "max_new_tokens", "hints") if k in meta}
     rng = np.random.default_rng(seed)
@@ -185,8 +187,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.init:
         n_layer, n_head, n_embd, ctx = (int(x) for x in args.init.split(","))
         init = {"n_layer": n_layer, "n_head": n_head, "n_embd": n_embd, "context_length": ctx}
-    finetune(args.run, args.examples, args.out, args.epochs, args.batch_size, args.lr, args.time_budget,
-             args.max_steps, args.device, seed=args.seed, init=init, threads=args.threads, bf16=args.bf16)
+    try:
+        finetune(args.run, args.examples, args.out, args.epochs, args.batch_size, args.lr, args.time_budget,
+                 args.max_steps, args.device, seed=args.seed, init=init, threads=args.threads, bf16=args.bf16)
+    except ValueError as exc:
+        print(f"docstring finetune: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 
