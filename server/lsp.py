@@ -52,10 +52,17 @@ class Supersede:
 
 
 class ForegroundGate:
-    """Counts completions in flight; background work waits for none between its model runs."""
+    """Counts completions in flight; background work waits for none, and for a quiet moment.
 
-    def __init__(self):
+    While a person types, completions come every few hundred milliseconds: background work
+    (review, docstrings) must not only pause while one runs but stay deferred until typing
+    pauses, or its next model run lands on the next keystroke.
+    """
+
+    def __init__(self, quiet_s: float = 0.3):
+        self.quiet_s = quiet_s
         self._active = 0
+        self._last = -1e9  # monotonic time the last completion finished
         self._idle = threading.Condition()
 
     def enter(self) -> None:
@@ -66,9 +73,9 @@ class ForegroundGate:
     def leave(self) -> None:
         """A completion finished."""
         with self._idle:
-            self._active -= 1
-            if self._active <= 0:
-                self._active = 0
+            self._active = max(0, self._active - 1)
+            self._last = time.monotonic()
+            if self._active == 0:
                 self._idle.notify_all()
 
     @property
@@ -77,9 +84,22 @@ class ForegroundGate:
         return self._active > 0
 
     def wait_idle(self, timeout: float | None = None) -> bool:
-        """Block until no completion is in flight (or `timeout`); True when idle."""
+        """Block until no completion is in flight and none finished in the last `quiet_s`
+        (or until `timeout`); True when idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
-            return self._idle.wait_for(lambda: self._active == 0, timeout)
+            while True:
+                now = time.monotonic()
+                left = None if deadline is None else deadline - now
+                if left is not None and left <= 0:
+                    return False
+                if self._active:
+                    self._idle.wait(left)
+                    continue
+                quiet = self._last + self.quiet_s - now
+                if quiet <= 0:
+                    return True
+                self._idle.wait(quiet if left is None else min(quiet, left))
 
 
 class DevassistServer(LanguageServer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 from devassist.server.features.review_scheduler import ReviewScheduler
 from devassist.server.lsp import ForegroundGate
@@ -31,7 +32,7 @@ def test_review_waits_while_a_completion_is_in_flight():
 
 
 def test_gate_counts_overlapping_completions():
-    gate = ForegroundGate()
+    gate = ForegroundGate(quiet_s=0.0)
     gate.enter()
     gate.enter()
     gate.leave()
@@ -46,6 +47,16 @@ def test_gate_counts_overlapping_completions():
     gate.leave()
     waiter.join(5)
     assert done.is_set()
+
+
+def test_gate_defers_background_work_until_typing_pauses():
+    gate = ForegroundGate(quiet_s=0.3)
+    gate.enter()
+    gate.leave()  # a completion just finished: the person is typing
+    assert not gate.busy and not gate.wait_idle(timeout=0.05)
+    started = time.monotonic()
+    assert gate.wait_idle(timeout=5)
+    assert time.monotonic() - started >= 0.2  # released only after the quiet period
 
 
 def test_pull_answers_from_the_last_review_and_refreshes_when_a_new_one_is_done():
