@@ -1,0 +1,175 @@
+"""Token-level bug findings: a slot where the model much prefers a confusable replacement.
+
+The review signals graph scores, for every operator, small integer and reused name, up to 12
+confusable alternatives under the LM with left context only (`review_signals.py`). Here those
+margins become findings: a slot is a *candidate* when its left-context margin passes a low
+prefilter; the few best candidates of a function are then re-scored with right context too
+(the LM's surprisal of the whole function with the replacement substituted, against the
+original's), and a candidate is a finding when that full-context margin passes the calibrated
+threshold. Slots inside strings, comments and docstrings are never candidates, nor are BPE
+pieces that are only part of a Python token.
+"""
+
+from __future__ import annotations
+
+import io
+import keyword
+import tokenize
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from devassist.server.features.review_signals import FunctionSignal
+
+CODE_BUG = "likely-bug"
+PREFILTER_MARGIN = 0.0  # left-context margin (nats) a slot needs before it is re-scored with right context
+RESCORED_PER_FUNCTION = 2  # candidates per function re-scored with right context (one model run each)
+DEFAULT_THRESHOLD = 4.0  # full-context margin (nats); the bundle's calibration overrides it
+
+_OPERATOR_WORDS = {"<": "less than", "<=": "less than or equal", ">": "greater than", ">=": "greater than or equal"}
+
+
+@dataclass
+class TokenCandidate:
+    """A slot where a confusable replacement is more likely than the written token."""
+
+    start: int  # character offset in the function text
+    end: int
+    written: str
+    replacement: str
+    kind: str  # "operator", "number" or "name"
+    left_margin: float  # log p(replacement) - log p(written), left context only (nats)
+    margin: float = float("nan")  # the same with the whole function as context, once re-scored
+
+    def line(self, text: str) -> int:
+        """0-based line of the slot in `text`."""
+        return text.count("\n", 0, self.start)
+
+    def message(self) -> str:
+        """What the editor says, in plain words."""
+        if self.kind == "name":
+            return (f"`{self.written}` here looks unusual; `{self.replacement}` is the name this code "
+                    f"usually has in this place")
+        return f"`{self.written}` here looks unusual; `{self.replacement}` is what this code usually has"
+
+    def fixed(self, text: str) -> str:
+        """`text` with the replacement applied."""
+        return text[: self.start] + self.replacement + text[self.end :]
+
+
+def code_tokens(text: str) -> dict[int, tuple[int, str]]:
+    """Python tokens outside strings and comments: start offset -> (end offset, token type name).
+
+    A text that does not tokenize yields the tokens before the error (a finding needs a
+    token it can be sure of).
+    """
+    starts = [0]
+    for i, ch in enumerate(text):
+        if ch == "\n":
+            starts.append(i + 1)
+    out: dict[int, tuple[int, str]] = {}
+    try:
+        for tok in tokenize.generate_tokens(io.StringIO(text).readline):
+            if tok.type not in (tokenize.OP, tokenize.NAME, tokenize.NUMBER):
+                continue
+            (sl, sc), (el, ec) = tok.start, tok.end
+            if sl - 1 >= len(starts) or el - 1 >= len(starts):
+                break
+            kind = "NAME" if tok.type == tokenize.NAME else ("NUMBER" if tok.type == tokenize.NUMBER else "OP")
+            out[starts[sl - 1] + sc] = (starts[el - 1] + ec, kind)
+    except (tokenize.TokenError, IndentationError, SyntaxError):
+        pass
+    return out
+
+
+def _kind(written: str, python_kind: str) -> str | None:
+    """The candidate kind of a Python token, or None if it is not one review compares."""
+    if python_kind == "NUMBER":
+        return "number" if written.isdigit() else None
+    if python_kind == "NAME":
+        if written in ("and", "or", "is"):
+            return "operator"
+        return None if keyword.iskeyword(written) else "name"
+    return "operator"
+
+
+def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str],
+                     prefilter: float = PREFILTER_MARGIN) -> list[TokenCandidate]:
+    """Slots of one function whose best confusable beats the written token by `prefilter` nats
+    (left context only), best first; only whole Python tokens outside strings and comments."""
+    if sig.best_alternative is None or sig.token_offsets is None:
+        return []
+    margins = np.fmax(np.nan_to_num(sig.op_margin, nan=-np.inf), np.nan_to_num(sig.name_margin, nan=-np.inf))
+    slots = np.flatnonzero(margins > prefilter)
+    if not len(slots):
+        return []
+    tokens = code_tokens(text)
+    # A name's replacement must be a whole name of this function, not a BPE piece of one.
+    names = {text[a:e] for a, (e, k) in tokens.items() if k == "NAME"}
+    out = []
+    for j in slots[np.argsort(-margins[slots], kind="stable")]:
+        alt = int(sig.best_alternative[j])
+        if alt < 0 or j >= len(sig.token_offsets):
+            continue
+        a, b = sig.token_offsets[j]
+        piece = text[a:b]
+        a += len(piece) - len(piece.lstrip())
+        found = tokens.get(a)
+        if found is None or found[0] != b:
+            continue  # part of a longer token, or inside a string or comment
+        written = text[a:b]
+        kind = _kind(written, found[1])
+        replacement = decode(alt).strip()
+        if kind is None or not replacement or replacement == written:
+            continue
+        if kind == "name" and replacement not in names:
+            continue
+        out.append(TokenCandidate(a, b, written, replacement, kind, float(margins[j])))
+    return out
+
+
+def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
+            surprisal_of: Callable[[list[str]], list[float | None]]) -> list[TokenCandidate]:
+    """Fill each candidate's full-context margin: the function's summed surprisal as written
+    minus with the replacement (`surprisal_of` runs the LM); candidates not reached are dropped."""
+    if not candidates:
+        return []
+    written = float(np.sum(sig.token_surprisal)) if sig.token_surprisal is not None else sig.total_surprisal
+    totals = surprisal_of([c.fixed(text) for c in candidates])
+    out = []
+    for c, total in zip(candidates, totals):
+        if total is None:
+            continue
+        c.margin = written - float(total)
+        out.append(c)
+    return out
+
+
+def bundle_threshold(bundle) -> tuple[float, dict]:
+    """The calibrated full-context margin threshold of a bundle's `review` component (and its
+    record), or DEFAULT_THRESHOLD when the bundle has no findings calibration."""
+    import json
+    from pathlib import Path
+
+    if bundle is None or not bundle.has("review"):
+        return DEFAULT_THRESHOLD, {}
+    name = bundle.component("review").get("findings")
+    if not name:
+        return DEFAULT_THRESHOLD, {}
+    data = json.loads(Path(bundle.path(name)).read_text(encoding="utf-8"))
+    return float(data["threshold"]), data
+
+
+def document_range(doc_lines: list[str], unit_text: str, start_line: int, a: int, b: int
+                   ) -> tuple[tuple[int, int], tuple[int, int]]:
+    """LSP range (line, UTF-16 column) in the document of characters a..b of a dedented function
+    text whose first line is document line `start_line` (the dedent width is measured per line)."""
+    line = unit_text.count("\n", 0, a)
+    line_start = unit_text.rfind("\n", 0, a) + 1
+    unit_line = unit_text[line_start:].split("\n", 1)[0]
+    doc_line = doc_lines[start_line + line] if start_line + line < len(doc_lines) else unit_line
+    shift = len(doc_line) - len(unit_line)
+    width = lambda s: len(s.encode("utf-16-le")) // 2  # noqa: E731 - local helper
+    ca, cb = a - line_start + shift, b - line_start + shift
+    return (start_line + line, width(doc_line[:ca])), (start_line + line, width(doc_line[:cb]))
