@@ -22,8 +22,8 @@ from typing import Callable
 import numpy as np
 from lsprotocol import types as lsp
 
-from devassist.server.features.review_findings import (CODE_BUG, RESCORED_PER_FUNCTION, TokenCandidate,
-                                                        bundle_threshold, document_range, rescore, token_candidates)
+from devassist.server.features.review_findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
+                                                        function_candidates)
 from devassist.server.features.review_model import ReviewModel
 from devassist.server.features.review_signals import BundleSignals, FunctionSignals, ReviewCancelled
 from devassist.server.parsing import definitions
@@ -190,14 +190,8 @@ class ReviewFeature:
         [score] = self.model.scores([sig])
         candidates = []
         if self._decode is not None:
-            best = token_candidates(sig, unit.text, self._decode)[:RESCORED_PER_FUNCTION]
-
-            def surprisal_of(texts: list[str]) -> list[float | None]:
-                got = self.signals.analyze(texts, deadline=deadline, is_cancelled=check)
-                return [None if g is None else float(np.sum(g.token_surprisal)) for g in got]
-
-            candidates = rescore(best, unit.text, sig, surprisal_of)
-            if len(candidates) < len(best):
+            candidates = function_candidates(self.signals, sig, unit.text, self._decode, deadline, check)
+            if candidates is None:
                 return None  # the deadline cut the re-scoring: score this function again next run
         scored = ScoredUnit(float(score), np.asarray(self.model.line_scores(sig), dtype=np.float64),
                             np.asarray(sig.line_surprisal, dtype=np.float64), candidates)

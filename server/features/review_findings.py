@@ -146,6 +146,31 @@ def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
     return out
 
 
+def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callable[[int], str],
+                        deadline: float | None = None, is_cancelled: Callable[[], bool] | None = None,
+                        keep: int = RESCORED_PER_FUNCTION) -> list[TokenCandidate] | None:
+    """The `keep` best candidates of one function, re-scored with the whole function as context by
+    `signals` (a `FunctionSignals`); None when the deadline cut the re-scoring short."""
+    best = token_candidates(sig, text, decode)[:keep]
+
+    def surprisal_of(texts: list[str]) -> list[float | None]:
+        got = signals.analyze(texts, deadline=deadline, is_cancelled=is_cancelled)
+        return [None if g is None else float(np.sum(g.token_surprisal)) for g in got]
+
+    found = rescore(best, text, sig, surprisal_of)
+    return found if len(found) == len(best) else None
+
+
+def threshold_for_rate(margins: np.ndarray, lines: int, per_kloc: float) -> float:
+    """The smallest threshold (a margin value, findings need more) that leaves at most `per_kloc`
+    findings per 1,000 of `lines` among `margins` (one per clean line at most)."""
+    allowed = int(np.floor(per_kloc * lines / 1000.0))
+    ranked = np.sort(np.asarray(margins, dtype=np.float64))[::-1]
+    if allowed >= len(ranked):
+        return float(ranked[-1]) - 1e-6 if len(ranked) else 0.0
+    return float(ranked[allowed])
+
+
 def bundle_threshold(bundle) -> tuple[float, dict]:
     """The calibrated full-context margin threshold of a bundle's `review` component (and its
     record), or DEFAULT_THRESHOLD when the bundle has no findings calibration."""
