@@ -4,8 +4,8 @@ The review signals graph scores, for every operator, small integer and reused na
 confusable alternatives under the LM with left context only (`review_signals.py`). Here those
 margins become findings: a slot is a *candidate* when its left-context margin passes a low
 prefilter; the few best candidates of a function are then re-scored with right context too
-(the LM's surprisal of the whole function with the replacement substituted, against the
-original's), and a candidate is a finding when that full-context margin passes the calibrated
+(the LM's surprisal of the function up to the end of the next line with the replacement
+substituted, against the original's), and a candidate is a finding when that full-context margin passes the calibrated
 threshold. Slots inside strings, comments and docstrings are never candidates, nor are BPE
 pieces that are only part of a Python token.
 """
@@ -25,6 +25,7 @@ from devassist.server.features.review_signals import FunctionSignal
 CODE_BUG = "likely-bug"
 PREFILTER_MARGIN = 0.0  # left-context margin (nats) a slot needs before it is re-scored with right context
 RESCORED_PER_FUNCTION = 2  # candidates per function re-scored with right context (one model run each)
+RIGHT_CONTEXT_LINES = 1  # lines after the slot's own line that the re-scoring reads (cost grows with them)
 DEFAULT_THRESHOLD = 4.0  # full-context margin (nats); the bundle's calibration overrides it
 
 _OPERATOR_WORDS = {"<": "less than", "<=": "less than or equal", ">": "greater than", ">=": "greater than or equal"}
@@ -129,18 +130,32 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
     return out
 
 
+def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
+    """Where the right context of a slot ends: after its line and `lines_after` more (or the text's end)."""
+    cut = start
+    for _ in range(lines_after + 1):
+        cut = text.find("\n", cut + 1 if cut > start else cut)
+        if cut < 0:
+            return len(text)
+    return cut
+
+
 def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
             surprisal_of: Callable[[list[str]], list[float | None]]) -> list[TokenCandidate]:
-    """Fill each candidate's full-context margin: the function's summed surprisal as written
-    minus with the replacement (`surprisal_of` runs the LM); candidates not reached are dropped."""
-    if not candidates:
+    """Fill each candidate's margin with right context: the summed surprisal of the function up
+    to the end of the next line as written minus with the replacement (`surprisal_of` runs the
+    LM on the rewritten prefix only; the written one is already scored). Dropped if not reached."""
+    if not candidates or sig.token_surprisal is None or sig.token_offsets is None:
         return []
-    written = float(np.sum(sig.token_surprisal)) if sig.token_surprisal is not None else sig.total_surprisal
-    totals = surprisal_of([c.fixed(text) for c in candidates])
+    ends = np.asarray([b for _, b in sig.token_offsets[: len(sig.token_surprisal)]], dtype=np.int64)
+    cuts = [_cut(text, c.start) for c in candidates]
+    totals = surprisal_of([c.fixed(text)[: cut + len(c.replacement) - len(c.written)]
+                           for c, cut in zip(candidates, cuts)])
     out = []
-    for c, total in zip(candidates, totals):
+    for c, cut, total in zip(candidates, cuts, totals):
         if total is None:
             continue
+        written = float(np.sum(sig.token_surprisal[: len(ends)][ends <= cut]))
         c.margin = written - float(total)
         out.append(c)
     return out
