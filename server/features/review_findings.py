@@ -12,6 +12,7 @@ pieces that are only part of a Python token.
 
 from __future__ import annotations
 
+import ast
 import io
 import keyword
 import tokenize
@@ -161,12 +162,21 @@ def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
     return out
 
 
+def _parses(text: str) -> bool:
+    """Whether a rewrite is still Python (`x is not y` -> `x == not y` is not a fix)."""
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
 def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callable[[int], str],
                         deadline: float | None = None, is_cancelled: Callable[[], bool] | None = None,
                         keep: int = RESCORED_PER_FUNCTION) -> list[TokenCandidate] | None:
     """The `keep` best candidates of one function, re-scored with the whole function as context by
     `signals` (a `FunctionSignals`); None when the deadline cut the re-scoring short."""
-    best = token_candidates(sig, text, decode)[:keep]
+    best = [c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))][:keep]
 
     def surprisal_of(texts: list[str]) -> list[float | None]:
         got = signals.analyze(texts, deadline=deadline, is_cancelled=is_cancelled)
