@@ -43,7 +43,7 @@ export const DEFAULTS: ClientSettings = {
   server: { command: '', pythonPath: '', bundle: '' },
   completion: { enabled: true, mode: 'inline', maxTokens: 48, timeBudgetMs: 300, multiline: true },
   docstring: { style: 'google' },
-  review: { enabled: true, threshold: 99, severity: 'information', maxDiagnostics: 10 },
+  review: { enabled: true, threshold: 99, severity: 'hint', maxDiagnostics: 10 },
   synth: { rows: 100 },
 };
 

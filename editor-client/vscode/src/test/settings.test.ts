@@ -56,7 +56,7 @@ describe('toServerSettings', () => {
     assert.deepEqual(toServerSettings(settings), {
       completion: { enabled: true, maxTokens: 48, timeBudgetMs: 300, multiline: true },
       docstring: { style: 'numpy' },
-      review: { enabled: true, threshold: 99, severity: 'information', maxDiagnostics: 10 },
+      review: { enabled: true, threshold: 99, severity: 'hint', maxDiagnostics: 10 },
     });
   });
 });
