@@ -109,27 +109,38 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
     from devassist.server.features.review_findings import function_candidates
 
     def found(text, sig):
-        return [c for c in function_candidates(signals, sig, text, decode) or [] if c.margin > threshold]
+        return function_candidates(signals, sig, text, decode) or []
 
     clean_lines = sum(t.count("\n") + 1 for t in originals)
-    false_alarms = sum(len({c.line(t) for c in found(t, s)}) for t, s in zip(originals, orig_sig))
-    flagged, fixed = [], []
+    clean = []  # the best margin of each original's line with a candidate (one finding a line)
+    for text, sig in zip(originals, orig_sig):
+        best: dict[int, float] = {}
+        for c in found(text, sig):
+            best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.margin)
+        clean.extend(best.values())
+    on_line, right = [], []  # per twin: best margin on the mutated line, and of those that restore the original
     for orig, twin, sig, line in zip(originals, twins, twin_sig, lines):
         hits = [c for c in found(twin, sig) if c.line(twin) == line]
-        flagged.append(bool(hits))
-        fixed.append(any(c.fixed(twin) == orig for c in hits))
-    flagged_a, fixed_a, karr = np.asarray(flagged), np.asarray(fixed), np.asarray(kinds)
+        on_line.append(max((c.margin for c in hits), default=-np.inf))
+        right.append(max((c.margin for c in hits if c.fixed(twin) == orig), default=-np.inf))
+    clean_a, on_line_a, right_a, karr = np.asarray(clean), np.asarray(on_line), np.asarray(right), np.asarray(kinds)
+    flagged_a, fixed_a = on_line_a > threshold, right_a > threshold
+    false_alarms = int(np.sum(clean_a > threshold))
 
     def rates(m):
         n = int(m.sum())
         return {"n": n, "flagged_on_line": float(flagged_a[m].mean()) if n else float("nan"),
                 "right_fix": float(fixed_a[m].mean()) if n else float("nan")}
 
+    sweep = [{"threshold": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
+              "right_fix": round(float(np.mean(right_a > t)), 4),
+              "false_alarms_per_kloc": round(1000.0 * float(np.sum(clean_a > t)) / max(clean_lines, 1), 2)}
+             for t in (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)]
     out = {"threshold": threshold, "overall": rates(np.ones(len(kinds), bool)),
            "per_kind": {k: rates(karr == k) for k in sorted(set(kinds))},
            "right_fix_of_flagged": float(fixed_a[flagged_a].mean()) if flagged_a.any() else float("nan"),
            "clean_lines": clean_lines, "false_alarms": false_alarms,
-           "false_alarms_per_kloc": 1000.0 * false_alarms / max(clean_lines, 1), "linters": {}}
+           "false_alarms_per_kloc": 1000.0 * false_alarms / max(clean_lines, 1), "sweep": sweep, "linters": {}}
     either = np.zeros(len(kinds), bool)
     for name in LINTERS:
         hits = linter_hits(name, originals, twins, lines)
@@ -268,6 +279,8 @@ def _findings_table(f: dict) -> list[str]:
             f"false alarms {f['false_alarms_per_kloc']:.2f} per 1,000 clean lines ({f['false_alarms']}/{f['clean_lines']})"]
     for k, v in f["per_kind"].items():
         rows.append(f"  {k:<20} flagged {v['flagged_on_line']:.3f}  right fix {v['right_fix']:.3f}  (n={v['n']})")
+    rows.append("threshold sweep (flagged on line / right fix / false alarms per 1,000 lines): " + "; ".join(
+        f"{r['threshold']:g}: {r['flagged_on_line']:.3f}/{r['right_fix']:.3f}/{r['false_alarms_per_kloc']:.1f}" for r in f["sweep"]))
     for name, v in f["linters"].items():
         rows.append(f"{name}: " + (v if isinstance(v, str) else f"{v['flagged_on_line']:.3f} flagged on the mutated line"))
     rows.append(f"either linter: {f['flagged_by_either_linter']:.3f}; devassist and neither linter: {f['devassist_only']:.3f}")
