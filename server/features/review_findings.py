@@ -13,6 +13,7 @@ pieces that are only part of a Python token.
 from __future__ import annotations
 
 import ast
+import bisect
 import io
 import keyword
 import tokenize
@@ -96,6 +97,18 @@ def _kind(written: str, python_kind: str) -> str | None:
     return "operator"
 
 
+_BINDING_BEFORE = frozenset({"for", "as", "def", "class", "import", "global", "nonlocal", "lambda"})
+
+
+def _binds(text: str, tokens: dict[int, tuple[int, str]], starts: list[int], a: int) -> bool:
+    """Whether the name at `a` is bound or a keyword argument there (`x = ...`, `f(key=...)`,
+    `for x in`): a slip of a name is a *use* of the wrong variable, so bindings are no candidates."""
+    k = bisect.bisect_left(starts, a)
+    after = text[starts[k + 1] : tokens[starts[k + 1]][0]] if k + 1 < len(starts) else ""
+    before = text[starts[k - 1] : tokens[starts[k - 1]][0]] if k > 0 else ""
+    return after == "=" or before in _BINDING_BEFORE
+
+
 def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str],
                      prefilter: float = PREFILTER_MARGIN) -> list[TokenCandidate]:
     """Slots of one function whose best confusable beats the written token by `prefilter` nats
@@ -109,6 +122,7 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
     tokens = code_tokens(text)
     # A name's replacement must be a whole name of this function, not a BPE piece of one.
     names = {text[a:e] for a, (e, k) in tokens.items() if k == "NAME"}
+    starts = sorted(tokens)
     out = []
     for j in slots[np.argsort(-margins[slots], kind="stable")]:
         alt = int(sig.best_alternative[j])
@@ -125,7 +139,7 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
         replacement = decode(alt).strip()
         if kind is None or not replacement or replacement == written:
             continue
-        if kind == "name" and replacement not in names:
+        if kind == "name" and (replacement not in names or _binds(text, tokens, starts, a)):
             continue
         out.append(TokenCandidate(a, b, written, replacement, kind, float(margins[j])))
     return out

@@ -127,3 +127,15 @@ def test_threshold_for_rate_allows_the_asked_false_alarms(lines, per_kloc, expec
     margins = np.asarray([5.0, 4.0, 3.0, 2.0, 1.0])
     threshold = threshold_for_rate(margins, lines, per_kloc)
     assert int(np.sum(margins > threshold)) == expected_above
+
+
+def test_bindings_and_keyword_arguments_are_no_name_candidates():
+    from devassist.server.features.review_findings import _binds
+
+    text = "for item in rows:\n    total = f(key=item)\n    use(total, item)\n"
+    tokens = code_tokens(text)
+    starts = sorted(tokens)
+    at = {w: [m.start() for m in re.finditer(rf"\b{w}\b", text)] for w in ("item", "total", "key")}
+    assert _binds(text, tokens, starts, at["item"][0])  # for item in
+    assert _binds(text, tokens, starts, at["total"][0]) and _binds(text, tokens, starts, at["key"][0])
+    assert not _binds(text, tokens, starts, at["item"][1]) and not _binds(text, tokens, starts, at["total"][1])
