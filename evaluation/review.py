@@ -103,7 +103,7 @@ def linter_hits(name: str, originals: list[str], twins: list[str], lines: list[i
 
 
 def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_sig, twin_sig, lines: list[int],
-                 kinds: list[str], threshold: float) -> dict:
+                 kinds: list[str], threshold: float, detector_weight: float = 0.0) -> dict:
     """Likely-bug findings at `threshold`: twins flagged on the mutated line and with the right fix
     (per kind), false alarms per 1,000 lines of the originals, and the linters on the same twins."""
     from devassist.server.features.review_findings import function_candidates
@@ -116,13 +116,13 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
     for text, sig in zip(originals, orig_sig):
         best: dict[int, float] = {}
         for c in found(text, sig):
-            best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.margin)
+            best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.score(detector_weight))
         clean.extend(best.values())
     on_line, right = [], []  # per twin: best margin on the mutated line, and of those that restore the original
     for orig, twin, sig, line in zip(originals, twins, twin_sig, lines):
         hits = [c for c in found(twin, sig) if c.line(twin) == line]
-        on_line.append(max((c.margin for c in hits), default=-np.inf))
-        right.append(max((c.margin for c in hits if c.fixed(twin) == orig), default=-np.inf))
+        on_line.append(max((c.score(detector_weight) for c in hits), default=-np.inf))
+        right.append(max((c.score(detector_weight) for c in hits if c.fixed(twin) == orig), default=-np.inf))
     clean_a, on_line_a, right_a, karr = np.asarray(clean), np.asarray(on_line), np.asarray(right), np.asarray(kinds)
     flagged_a, fixed_a = on_line_a > threshold, right_a > threshold
     false_alarms = int(np.sum(clean_a > threshold))
@@ -136,7 +136,7 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
               "right_fix": round(float(np.mean(right_a > t)), 4),
               "false_alarms_per_kloc": round(1000.0 * float(np.sum(clean_a > t)) / max(clean_lines, 1), 2)}
              for t in (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)]
-    out = {"threshold": threshold, "overall": rates(np.ones(len(kinds), bool)),
+    out = {"threshold": threshold, "detector_weight": detector_weight, "overall": rates(np.ones(len(kinds), bool)),
            "per_kind": {k: rates(karr == k) for k in sorted(set(kinds))},
            "right_fix_of_flagged": float(fixed_a[flagged_a].mean()) if flagged_a.any() else float("nan"),
            "clean_lines": clean_lines, "false_alarms": false_alarms,
@@ -207,9 +207,13 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals")
     twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins")
     lines = [m.line for _, m in cases]
-    threshold, _ = bundle_threshold(bundle)
+    threshold, record = bundle_threshold(bundle)
+    if model.detector is not None:  # token logits on the signals, as the server's score leaves them
+        model.detect(orig_sig)
+        model.detect(twin_sig)
     findings = bug_findings(signals, lambda i: lm.tokenizer.decode([i]), [f.text for f, _ in cases],
-                            [m.mutated for _, m in cases], orig_sig, twin_sig, lines, kinds, threshold)
+                            [m.mutated for _, m in cases], orig_sig, twin_sig, lines, kinds, threshold,
+                            float(record.get("detector_weight", 0.0)))
     out = {
         "bundle": str(bundle_dir), "source": str(source), "split": split if corpus else "all",
         "functions": len(funcs), "pairs": len(cases),

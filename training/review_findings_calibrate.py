@@ -2,8 +2,9 @@
 
 Every function of the validation split is scored as the server scores it (left-context
 margins, the best candidates re-scored with the whole function; `review_findings.py`); the
-threshold is the smallest full-context margin that leaves at most `--per-kloc` findings per
-1,000 clean lines (one finding per line at most, as the editor shows them). Synthetic bugs of
+threshold is the smallest score (re-scored margin + w * the bug detector's token logit, w chosen
+among DETECTOR_WEIGHTS for the most synthetic bugs found) that leaves at most `--per-kloc`
+findings per 1,000 clean lines (one finding per line at most, as the editor shows them). Synthetic bugs of
 some of the same functions then say what that threshold finds. The result ships as
 `review_findings.json` in the bundle's `review` component, sealed in the manifest. The test
 split is never read.
@@ -39,9 +40,11 @@ class FindingScorer:
         from devassist.server.features.review_signals import BundleSignals
         from devassist.server.runtime.lm import LanguageModel
 
+        from devassist.server.features.review_model import ReviewModel
+
         lm = LanguageModel(bundle, prefer_gpu=False)
         self.signals = BundleSignals(bundle, lm)
-        self.signals.keep_hidden = False  # findings read margins only
+        self.model = ReviewModel.from_bundle(bundle)
         self.tokenizer = lm.tokenizer
 
     def candidates(self, texts: list[str], desc: str = "functions"):
@@ -51,6 +54,8 @@ class FindingScorer:
         out, start = [], time.time()
         for k, text in enumerate(texts):
             [sig] = self.signals.analyze([text])
+            if self.model.detector is not None:
+                self.model.detect([sig])  # token logits, as the server's score computes them
             found = function_candidates(self.signals, sig, text, lambda i: self.tokenizer.decode([i])) or []
             out.append(found)
             if (k + 1) % 100 == 0:
@@ -58,16 +63,29 @@ class FindingScorer:
         return out
 
 
-def line_margins(texts: list[str], found: list[list]) -> np.ndarray:
-    """The best full-context margin of each line that has a candidate (one finding per line)."""
+DETECTOR_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # tried on the validation split; the most bugs found wins
+
+
+def line_margins(texts: list[str], found: list[list], detector_weight: float = 0.0) -> np.ndarray:
+    """The best candidate score of each line that has a candidate (one finding per line)."""
     out = []
     for text, cands in zip(texts, found):
         best: dict[int, float] = {}
         for c in cands:
             line = c.line(text)
-            best[line] = max(best.get(line, -np.inf), c.margin)
+            best[line] = max(best.get(line, -np.inf), c.score(detector_weight))
         out.extend(best.values())
     return np.asarray(out, dtype=np.float64)
+
+
+def twin_rates(muts, twin_found, threshold: float, detector_weight: float) -> tuple[float, float]:
+    """Shares of twins flagged on the mutated line, and with the fix that restores the original."""
+    flagged = fixed = 0
+    for m, cands in zip(muts, twin_found):
+        hits = [c for c in cands if c.score(detector_weight) > threshold and c.line(m.mutated) == m.line]
+        flagged += bool(hits)
+        fixed += any(c.fixed(m.mutated) == m.original for c in hits)
+    return flagged / max(len(muts), 1), fixed / max(len(muts), 1)
 
 
 def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, per_kloc: float = 1.0,
@@ -86,25 +104,28 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
     texts = [f.text for f in valid]
     lines = sum(t.count("\n") + 1 for t in texts)
     log(f"validation: {len(valid)} functions, {lines} lines")
-    margins = line_margins(texts, scorer.candidates(texts, "clean"))
-    threshold = threshold_for_rate(margins, lines, per_kloc)
-    false_alarms = int(np.sum(margins > threshold))
+    clean_found = scorer.candidates(texts, "clean")
     muts = [m for m in (mutate(f.text, f.key) for f in valid[:max_twins]) if m is not None]
     twin_found = scorer.candidates([m.mutated for m in muts], "twins")
-    flagged = fixed = 0
-    for m, cands in zip(muts, twin_found):
-        hits = [c for c in cands if c.margin > threshold and c.line(m.mutated) == m.line]
-        flagged += bool(hits)
-        fixed += any(c.fixed(m.mutated) == m.original for c in hits)
+    weights = DETECTOR_WEIGHTS if scorer.model.detector is not None else (0.0,)
+    grid = {}
+    for w in weights:
+        t = threshold_for_rate(line_margins(texts, clean_found, w), lines, per_kloc)
+        grid[w] = (t, *twin_rates(muts, twin_found, t, w))
+    weight = max(weights, key=lambda w: (grid[w][1], grid[w][2], -w))
+    threshold, flagged, fixed = grid[weight]
+    margins = line_margins(texts, clean_found, weight)
+    false_alarms = int(np.sum(margins > threshold))
     record = {
-        "threshold": round(threshold, 4), "per_kloc_target": per_kloc, "source": str(source), "split": "valid",
+        "threshold": round(threshold, 4), "detector_weight": weight, "per_kloc_target": per_kloc, "source": str(source), "split": "valid",
         "valid_functions": len(valid), "valid_lines": lines, "candidate_lines": int(len(margins)),
         "false_alarms": false_alarms, "false_alarms_per_kloc": round(1000.0 * false_alarms / max(lines, 1), 3),
         "prefilter_margin": PREFILTER_MARGIN, "rescored_per_function": RESCORED_PER_FUNCTION,
         "margin_quantiles": {str(q): round(float(np.quantile(margins, q)), 3) for q in (0.5, 0.9, 0.99)}
         if len(margins) else {},
-        "valid_twins": {"n": len(muts), "flagged_on_line": round(flagged / max(len(muts), 1), 4),
-                        "right_fix": round(fixed / max(len(muts), 1), 4)},
+        "valid_twins": {"n": len(muts), "flagged_on_line": round(flagged, 4), "right_fix": round(fixed, 4)},
+        "detector_weight_grid": {f"{w:g}": {"threshold": round(t, 3), "flagged_on_line": round(f, 4), "right_fix": round(x, 4)}
+                                 for w, (t, f, x) in grid.items()},
     }
     description = dict(bundle.component("review"))
     description["findings"] = FINDINGS_FILE

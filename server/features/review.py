@@ -162,7 +162,8 @@ class ReviewFeature:
         self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
-        self.finding_threshold, _ = bundle_threshold(bundle)
+        self.finding_threshold, record = bundle_threshold(bundle)
+        self.detector_weight = float(record.get("detector_weight", 0.0))
         tokenizer = getattr(self.signals, "tokenizer", None)
         self._decode = (lambda i: tokenizer.decode([i])) if tokenizer is not None else None
 
@@ -230,7 +231,8 @@ class ReviewFeature:
         scored = [(units[i], results[i]) for i in sorted(results)]
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")
-        bugs = self._bug_findings(scored, doc_lines, self.finding_threshold + settings.finding_threshold_shift)
+        bugs = self._bug_findings(scored, doc_lines, self.finding_threshold + settings.finding_threshold_shift,
+                                  self.detector_weight)
         flagged = []
         for (unit, res), p in zip(scored, pct):
             if p <= settings.threshold or not settings.unusual_functions:
@@ -256,12 +258,12 @@ class ReviewFeature:
 
     @staticmethod
     def _bug_findings(scored: list[tuple[FunctionUnit, ScoredUnit]], doc_lines: list[str],
-                      threshold: float) -> list[Finding]:
-        """CODE_BUG findings: the candidates whose full-context margin passes `threshold`, one per line."""
+                      threshold: float, detector_weight: float = 0.0) -> list[Finding]:
+        """CODE_BUG findings: the candidates whose score passes `threshold`, one per line."""
         out, lines = [], set()
         for unit, res in scored:
             for c in res.candidates:
-                if not c.margin > threshold:
+                if not c.score(detector_weight) > threshold:
                     continue
                 rng = document_range(doc_lines, unit.text, unit.start_line, c.start, c.end)
                 if rng[0][0] in lines or SUPPRESS_RE.search(doc_lines[rng[0][0]]):

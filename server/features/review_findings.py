@@ -43,7 +43,13 @@ class TokenCandidate:
     replacement: str
     kind: str  # "operator", "number" or "name"
     left_margin: float  # log p(replacement) - log p(written), left context only (nats)
-    margin: float = float("nan")  # the same with the whole function as context, once re-scored
+    margin: float = float("nan")  # the same with right context, once re-scored
+    token: int = -1  # index of the slot's token in the function's signal
+    detector: float = 0.0  # the bug detector's logit at that token (0 without a detector)
+
+    def score(self, detector_weight: float = 0.0) -> float:
+        """What the threshold is compared with: the re-scored margin plus the weighted detector logit."""
+        return self.margin + detector_weight * self.detector
 
     def line(self, text: str) -> int:
         """0-based line of the slot in `text`."""
@@ -141,7 +147,7 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
             continue
         if kind == "name" and (replacement not in names or _binds(text, tokens, starts, a)):
             continue
-        out.append(TokenCandidate(a, b, written, replacement, kind, float(margins[j])))
+        out.append(TokenCandidate(a, b, written, replacement, kind, float(margins[j]), token=int(j)))
     return out
 
 
@@ -197,6 +203,9 @@ def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callabl
         return [None if g is None else float(np.sum(g.token_surprisal)) for g in got]
 
     found = rescore(best, text, sig, surprisal_of)
+    if sig.detector_logits is not None:  # the review score ran the detector on this signal already
+        for c in found:
+            c.detector = float(sig.detector_logits[c.token]) if 0 <= c.token < len(sig.detector_logits) else 0.0
     return found if len(found) == len(best) else None
 
 
@@ -211,8 +220,8 @@ def threshold_for_rate(margins: np.ndarray, lines: int, per_kloc: float) -> floa
 
 
 def bundle_threshold(bundle) -> tuple[float, dict]:
-    """The calibrated full-context margin threshold of a bundle's `review` component (and its
-    record), or DEFAULT_THRESHOLD when the bundle has no findings calibration."""
+    """The calibrated threshold of a bundle's `review` component and its record (which holds the
+    `detector_weight`), or DEFAULT_THRESHOLD and {} when the bundle has no findings calibration."""
     import json
     from pathlib import Path
 

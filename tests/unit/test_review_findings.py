@@ -52,9 +52,11 @@ class LessEqualSignals:
             best = np.asarray([self.tokenizer.id("<=") if w == "<" else -1 for w in words], np.int64)
             sums, counts, line_of = tokens_to_lines(text, offsets, surprisal)
             ids = np.asarray([self.tokenizer.id(w) for w in words], np.int64)
-            out.append(FunctionSignal(np.zeros(2, np.float32), sums, counts, len(words), surprisal, line_of, op,
-                                      np.full(len(words), np.nan, np.float32), ids, best_alternative=best,
-                                      token_offsets=offsets))
+            sig = FunctionSignal(np.zeros(2, np.float32), sums, counts, len(words), surprisal, line_of, op,
+                                 np.full(len(words), np.nan, np.float32), ids, best_alternative=best,
+                                 token_offsets=offsets)
+            sig.detector_logits = np.asarray([6.0 if w == "<" else 0.0 for w in words])  # a detector that agrees
+            out.append(sig)
         return out
 
 
@@ -139,3 +141,12 @@ def test_bindings_and_keyword_arguments_are_no_name_candidates():
     assert _binds(text, tokens, starts, at["item"][0])  # for item in
     assert _binds(text, tokens, starts, at["total"][0]) and _binds(text, tokens, starts, at["key"][0])
     assert not _binds(text, tokens, starts, at["item"][1]) and not _binds(text, tokens, starts, at["total"][1])
+
+
+def test_the_detector_logit_adds_to_the_margin_with_the_calibrated_weight():
+    feature = make_feature()
+    feature.finding_threshold = 20.0  # above the margin of 9 alone
+    assert not [f for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG]
+    feature = make_feature()
+    feature.finding_threshold, feature.detector_weight = 20.0, 2.0  # 9 + 2 * 6 = 21
+    assert [f.written for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG] == ["<"]
