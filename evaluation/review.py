@@ -156,7 +156,7 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
 
 
 def benchmark(feature, files: list[str], lines: int = 2000, runs: int = 3) -> dict:
-    """Median time to fully score a file of `lines` lines made of real files, after a warm-up."""
+    """Median time to fully score a file of `lines` lines made of real files, after a warm-up, cache cleared."""
     from devassist.server.settings import ReviewSettings
 
     text_lines: list[str] = []
@@ -169,6 +169,7 @@ def benchmark(feature, files: list[str], lines: int = 2000, runs: int = 3) -> di
     feature.review(text, settings, budget_s=120)
     times, report = [], None
     for _ in range(runs):
+        feature._cache.clear()  # a cold review: the per-function cache would make repeats free
         report = feature.review(text, settings, budget_s=120)
         times.append(report.elapsed_s)
     import onnxruntime

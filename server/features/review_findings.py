@@ -27,6 +27,9 @@ from devassist.server.features.review_signals import FunctionSignal
 CODE_BUG = "likely-bug"
 PREFILTER_MARGIN = 0.0  # left-context margin (nats) a slot needs before it is re-scored with right context
 RESCORED_PER_FUNCTION = 2  # candidates per function re-scored with right context (one model run each)
+# Which candidates are re-scored: the best by left margin + this * the detector's token logit (the
+# weight calibrate-findings chose for the score on 2026-12-02; fixed, so calibration sees what serving does).
+RANK_DETECTOR_WEIGHT = 4.0
 RIGHT_CONTEXT_LINES = 1  # lines after the slot's own line that the re-scoring reads (cost grows with them)
 DEFAULT_THRESHOLD = 4.0  # full-context margin (nats); the bundle's calibration overrides it
 
@@ -118,19 +121,23 @@ def _binds(text: str, tokens: dict[int, tuple[int, str]], starts: list[int], a: 
 def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str],
                      prefilter: float = PREFILTER_MARGIN) -> list[TokenCandidate]:
     """Slots of one function whose best confusable beats the written token by `prefilter` nats
-    (left context only), best first; only whole Python tokens outside strings and comments."""
+    (left context only), best first by that margin + RANK_DETECTOR_WEIGHT * the detector's token
+    logit; only whole Python tokens outside strings and comments."""
     if sig.best_alternative is None or sig.token_offsets is None:
         return []
     margins = np.fmax(np.nan_to_num(sig.op_margin, nan=-np.inf), np.nan_to_num(sig.name_margin, nan=-np.inf))
     slots = np.flatnonzero(margins > prefilter)
     if not len(slots):
         return []
+    rank = margins.copy()
+    if sig.detector_logits is not None and len(sig.detector_logits) == len(margins):
+        rank = rank + RANK_DETECTOR_WEIGHT * np.asarray(sig.detector_logits, dtype=np.float64)
     tokens = code_tokens(text)
     # A name's replacement must be a whole name of this function, not a BPE piece of one.
     names = {text[a:e] for a, (e, k) in tokens.items() if k == "NAME"}
     starts = sorted(tokens)
     out = []
-    for j in slots[np.argsort(-margins[slots], kind="stable")]:
+    for j in slots[np.argsort(-rank[slots], kind="stable")]:
         alt = int(sig.best_alternative[j])
         if alt < 0 or j >= len(sig.token_offsets):
             continue
