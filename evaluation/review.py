@@ -169,7 +169,7 @@ def benchmark(feature, files: list[str], lines: int = 2000, runs: int = 3) -> di
     feature.review(text, settings, budget_s=120)
     times, report = [], None
     for _ in range(runs):
-        feature._cache.clear()  # a cold review: the per-function cache would make repeats free
+        feature.forget()  # a cold review: the per-function cache would make repeats free
         report = feature.review(text, settings, budget_s=120)
         times.append(report.elapsed_s)
     import onnxruntime

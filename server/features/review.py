@@ -175,6 +175,10 @@ class ReviewFeature:
             return False
         return bool(bundle.component("review").get("signals")) or bundle.has("embed")
 
+    def forget(self) -> None:
+        """Drop every cached function score (the next review scores from scratch)."""
+        self._cache.clear()
+
     def score_unit(self, unit: FunctionUnit, deadline: float | None, check: Callable[[], bool]) -> ScoredUnit | None:
         """A function's score and line scores, from the cache or the model (None past the deadline).
 
