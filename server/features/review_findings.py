@@ -5,8 +5,9 @@ confusable alternatives under the LM with left context only (`review_signals.py`
 margins become findings: a slot is a *candidate* when its left-context margin passes a low
 prefilter; the few best candidates of a function are then re-scored with right context too
 (the LM's surprisal of the function up to the end of the next line with the replacement
-substituted, against the original's), and a candidate is a finding when that full-context margin passes the calibrated
-threshold. Slots inside strings, comments and docstrings are never candidates, nor are BPE
+substituted, against the original's), and a candidate is a finding when that margin plus the
+weighted bug detector's token logit (`TokenCandidate.score`) passes the calibrated threshold
+(`review_findings.json`). Slots inside strings, comments and docstrings are never candidates, nor are BPE
 pieces that are only part of a Python token.
 """
 
