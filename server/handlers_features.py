@@ -99,7 +99,7 @@ def register_docstring(server) -> None:
 
 def register_review(server) -> None:
     """Review diagnostics: pushed on open/save/change (debounced), pulled on request, suppressible."""
-    from devassist.server.features.review import ReviewFeature, is_python_document, suppress_code_action
+    from devassist.server.features.review import ReviewFeature, fix_code_action, is_python_document, suppress_code_action
     from devassist.server.features.review_scheduler import ReviewScheduler
 
     if not ReviewFeature.available(server.bundle):
@@ -185,9 +185,10 @@ def register_review(server) -> None:
         actions = []
         for diag in params.context.diagnostics:
             if diag.source == "devassist":
-                action = suppress_code_action(params.text_document.uri, text, diag)
-                if action is not None:
-                    actions.append(action)
+                for make in (fix_code_action, suppress_code_action):  # the fix first: it is the preferred one
+                    action = make(params.text_document.uri, text, diag)
+                    if action is not None:
+                        actions.append(action)
         return actions
 
     server.code_action_providers.append(review_actions)

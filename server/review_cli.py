@@ -1,7 +1,7 @@
 """`devassist review FILE...`: the review diagnostics the editor shows, printed (or as JSON).
 
 `devassist review calibrate ...` refits the review model on a code base (PyTorch side,
-imported only then).
+imported only then); `devassist review calibrate-findings ...` sets the likely-bug threshold.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ EPILOG = """examples:
   devassist review mymodule.py
   devassist review src/*.py --threshold 95 --json
   devassist review calibrate --bundle models/default --source ~/src/myproject --out runs/mybundle
+  devassist review calibrate-findings --bundle models/default --source runs/stdlib
 """
 
 
@@ -26,6 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         from devassist.training.review_calibrate import main as calibrate_main
 
         return calibrate_main(argv[1:])
+    if argv and argv[0] == "calibrate-findings":
+        from devassist.training.review_findings_calibrate import main as findings_main
+
+        return findings_main(argv[1:])
     parser = argparse.ArgumentParser(prog="devassist review", description=__doc__.splitlines()[0], epilog=EPILOG,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("files", nargs="+", type=Path, help="Python files to review")
@@ -88,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         for f in entry["findings"]:
             (line, col), _ = f["range"]
             print(f"{entry['file']}:{line + 1}:{col + 1}: {f['code']}: {f['message']}" + (f" [{f['qualname']}]" if f["qualname"] else ""))
-            for t in f["top_lines"]:
-                print(f"    line {t['line'] + 1}: {t['surprisal']:.1f} nats")
+            if f["replacement"]:
+                print(f"    fix: replace `{f['written']}` with `{f['replacement']}`")
         print(f"{entry['file']}: {len(entry['findings'])} finding(s), {entry['scored']}/{entry['functions']} functions scored "
               f"in {entry['elapsed_s']:.2f} s")
         if args.all:

@@ -52,16 +52,21 @@ class DocstringSettings:
 
 @dataclass
 class ReviewSettings:
-    """Review diagnostics for unusual functions."""
+    """Review diagnostics: likely bugs at single tokens, and unusual functions."""
 
     enabled: bool = True
     """Publish review diagnostics."""
+    finding_threshold_shift: float = 0.0
+    """Nats added to the bundle's calibrated likely-bug threshold (about 1 false alarm per 1,000
+    clean lines at 0): above 0 fewer findings and less noise, below 0 more bugs found and more noise."""
+    unusual_functions: bool = True
+    """Also report functions more unusual than `threshold` (VAE + surprisal), at `severity`."""
     threshold: float = 99.0
     """Flag functions more unusual than this percentile of the reference code."""
     max_diagnostics: int = 10
     """Most diagnostics per file."""
-    severity: str = "information"
-    """One of error, warning, information, hint."""
+    severity: str = "hint"
+    """Severity of the unusual-function note, one of error, warning, information, hint (likely bugs are warnings)."""
     debounce_ms: int = 500
     """Wait this long after the last change before scoring a document."""
 
@@ -87,6 +92,7 @@ _RANGES = {
     ("completion", "min_token_probability"): (0.0, 1.0),
     ("completion", "repo_context_tokens"): (0, 4096),
     ("review", "threshold"): (0.0, 100.0),
+    ("review", "finding_threshold_shift"): (-20.0, 50.0),
     ("review", "max_diagnostics"): (0, 1000),
     ("review", "debounce_ms"): (0, 60_000),
 }

@@ -6,9 +6,10 @@ unchanged), re-parses the result, and records the 0-based line it touched. Kinds
     swap_args            f(a, b)        -> f(b, a)
     binary_operator      a + b          -> a - b
     comparison_operator  a < b          -> a <= b
-    wrong_operand        total += x     -> total += y     (another name used in the function)
+    wrong_operand        total += x     -> total += y     (variable misuse: another local name)
     off_by_one           n - 1          -> n - 2
     negate_condition     if ok:         -> if not ok:
+    drop_not             while not done -> while done     (also `not x` anywhere in an expression)
     and_or               a and b        -> a or b
     is_eq                x is None      -> x == None
 
@@ -25,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 KINDS = ("swap_args", "binary_operator", "comparison_operator", "wrong_operand", "off_by_one",
-         "negate_condition", "and_or", "is_eq")
+         "negate_condition", "and_or", "is_eq", "drop_not")
 
 _BINOP_SWAP = {ast.Add: ("+", "-"), ast.Sub: ("-", "+"), ast.Mult: ("*", "/"), ast.Div: ("/", "*"),
                ast.FloorDiv: ("//", "/"), ast.Mod: ("%", "//"), ast.Pow: ("**", "*"),
@@ -170,19 +171,20 @@ def _sites(text: str, tree: ast.Module) -> list[_Site]:
                 new_n = n + 1 if n <= 1 or (n % 2 == 0) else n - 1
                 a, b = t.span(node)
                 sites.append(_Site("off_by_one", line, ((a, b, str(new_n).encode()),), f"{n} -> {new_n}"))
+            elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not) and node.lineno == node.end_lineno:
+                a, b = t.span(node)
+                new = t.seg(node.operand)
+                if not isinstance(node.operand, _SIMPLE):
+                    new = b"(" + new + b")"
+                sites.append(_Site("drop_not", line, ((a, b, new),), "drop 'not'"))
             elif isinstance(node, (ast.If, ast.While, ast.IfExp, ast.Assert)):
                 test = node.test
-                a, b = t.span(test)
                 if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
-                    new = t.seg(test.operand)
-                    if not isinstance(test.operand, _SIMPLE):
-                        new = b"(" + new + b")"
-                    desc = "drop 'not'"
-                else:
-                    seg = t.seg(test)
-                    new = b"not " + (seg if isinstance(test, _SIMPLE) else b"(" + seg + b")")
-                    desc = "add 'not'"
-                sites.append(_Site("negate_condition", test.lineno - 1, ((a, b, new),), desc))
+                    continue  # dropping it is `drop_not`, reached when the walk gets to the `not`
+                a, b = t.span(test)
+                seg = t.seg(test)
+                new = b"not " + (seg if isinstance(test, _SIMPLE) else b"(" + seg + b")")
+                sites.append(_Site("negate_condition", test.lineno - 1, ((a, b, new),), "add 'not'"))
             elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in names:
                 others = [n for n in names if n != node.id]
                 if not others:

@@ -1,8 +1,11 @@
-"""Review diagnostics: flag functions that are unusual against reference code, point at lines.
+"""Review diagnostics: likely bugs at single tokens, and functions unusual against reference code.
 
 `ReviewFeature.findings(text, settings, budget_s, is_cancelled)` parses a document, scores
-every function that parses (VAE anomaly + surprisal, calibrated into a percentile of the
-reference code), and returns `Finding`s; `to_diagnostics` turns them into LSP diagnostics and
+every function that parses, and returns `Finding`s of two separate kinds: CODE_BUG, a token
+where the model much prefers a confusable replacement (`review_findings.py`; a warning with a
+quick fix), and CODE_UNUSUAL, a function more unusual than the threshold percentile of the
+reference code (VAE anomaly + surprisal; a hint by default). `to_diagnostics` turns them into
+LSP diagnostics, `fix_action` into the edit that applies a bug finding's replacement and
 `suppress_action` into the edit that adds `# devassist: ignore` on the `def` line. No server
 here: the handlers call these from a worker thread (see `review_scheduler.py`).
 """
@@ -19,6 +22,8 @@ from typing import Callable
 import numpy as np
 from lsprotocol import types as lsp
 
+from devassist.server.features.review_findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
+                                                        function_candidates)
 from devassist.server.features.review_model import ReviewModel
 from devassist.server.features.review_signals import BundleSignals, FunctionSignals, ReviewCancelled
 from devassist.server.parsing import definitions
@@ -35,7 +40,7 @@ SEVERITIES = {"error": lsp.DiagnosticSeverity.Error, "warning": lsp.DiagnosticSe
               "information": lsp.DiagnosticSeverity.Information, "hint": lsp.DiagnosticSeverity.Hint}
 
 __all__ = ["ReviewFeature", "Finding", "LineFinding", "ReviewReport", "ReviewCancelled", "to_diagnostics",
-           "suppress_action", "is_python_document", "function_units"]
+           "suppress_action", "fix_action", "is_python_document", "function_units", "CODE_BUG"]
 
 
 @dataclass
@@ -52,13 +57,16 @@ class LineFinding:
 class Finding:
     """A function more unusual than the threshold, or a note about the review itself."""
 
-    code: str  # CODE_UNUSUAL or CODE_INCOMPLETE
+    code: str  # CODE_BUG, CODE_UNUSUAL or CODE_INCOMPLETE
     message: str
-    range: tuple[tuple[int, int], tuple[int, int]]  # the function's name, LSP (line, utf-16 char)
+    range: tuple[tuple[int, int], tuple[int, int]]  # the token or the function's name, LSP (line, utf-16 char)
     qualname: str = ""
     percentile: float = 0.0
     score: float = 0.0
     top_lines: list[LineFinding] = field(default_factory=list)
+    written: str = ""  # CODE_BUG: the token as written
+    replacement: str = ""  # CODE_BUG: the suggested fix
+    margin: float = 0.0  # CODE_BUG: log p(fixed function) - log p(function as written), nats
 
 
 @dataclass
@@ -142,6 +150,7 @@ class ScoredUnit:
     score: float
     line_scores: np.ndarray  # (lines,) localization scores
     line_surprisal: np.ndarray  # (lines,) summed surprisal, nats
+    candidates: list[TokenCandidate] = field(default_factory=list)  # re-scored bug candidates, best first
 
 
 class ReviewFeature:
@@ -153,6 +162,10 @@ class ReviewFeature:
         self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
+        self.finding_threshold, record = bundle_threshold(bundle)
+        self.detector_weight = float(record.get("detector_weight", 0.0))
+        tokenizer = getattr(self.signals, "tokenizer", None)
+        self._decode = (lambda i: tokenizer.decode([i])) if tokenizer is not None else None
 
     @classmethod
     def available(cls, bundle) -> bool:
@@ -161,6 +174,10 @@ class ReviewFeature:
         if not (bundle.has("lm") and bundle.has("review")):
             return False
         return bool(bundle.component("review").get("signals")) or bundle.has("embed")
+
+    def forget(self) -> None:
+        """Drop every cached function score (the next review scores from scratch)."""
+        self._cache.clear()
 
     def score_unit(self, unit: FunctionUnit, deadline: float | None, check: Callable[[], bool]) -> ScoredUnit | None:
         """A function's score and line scores, from the cache or the model (None past the deadline).
@@ -176,8 +193,13 @@ class ReviewFeature:
         if sig is None:
             return None
         [score] = self.model.scores([sig])
+        candidates = []
+        if self._decode is not None:
+            candidates = function_candidates(self.signals, sig, unit.text, self._decode, deadline, check)
+            if candidates is None:
+                return None  # the deadline cut the re-scoring: score this function again next run
         scored = ScoredUnit(float(score), np.asarray(self.model.line_scores(sig), dtype=np.float64),
-                            np.asarray(sig.line_surprisal, dtype=np.float64))
+                            np.asarray(sig.line_surprisal, dtype=np.float64), candidates)
         self._cache[unit.text] = scored
         while len(self._cache) > CACHED_FUNCTIONS:
             self._cache.popitem(last=False)
@@ -213,19 +235,22 @@ class ReviewFeature:
         scored = [(units[i], results[i]) for i in sorted(results)]
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")
+        bugs = self._bug_findings(scored, doc_lines, self.finding_threshold + settings.finding_threshold_shift,
+                                  self.detector_weight)
         flagged = []
         for (unit, res), p in zip(scored, pct):
-            if p <= settings.threshold:
+            if p <= settings.threshold or not settings.unusual_functions:
                 continue
             ls = res.line_scores
             order = [int(i) for i in np.argsort(-ls, kind="stable") if np.isfinite(ls[i])][:3]
             tops = [LineFinding(unit.start_line + i, float(res.line_surprisal[i]), float(ls[i]),
                                 _line_range(doc_lines, unit.start_line + i)) for i in order]
-            where = f"; line {tops[0].line + 1} is the most surprising" if tops else ""
-            msg = f"This function is more unusual than {p:.1f} % of reference code{where}"
+            where = f"; line {tops[0].line + 1} is the least expected" if tops else ""
+            msg = f"This function is written more unusually than {p:.1f} % of reference code{where}"
             flagged.append(Finding(CODE_UNUSUAL, msg, unit.name_range, unit.qualname, float(p), res.score, tops))
         flagged.sort(key=lambda f: (-f.percentile, -f.score))
-        flagged = sorted(flagged[: max(settings.max_diagnostics, 0)], key=lambda f: f.range[0])
+        bugs.sort(key=lambda f: -f.margin)
+        flagged = sorted((bugs + flagged)[: max(settings.max_diagnostics, 0)], key=lambda f: f.range[0])
         report = ReviewReport(flagged, len(units), len(scored), {u.qualname: float(p) for (u, _), p in zip(scored, pct)},
                               time.monotonic() - start, truncated)
         if not report.complete and settings.max_diagnostics > 0:
@@ -235,23 +260,47 @@ class ReviewFeature:
             report.findings.append(Finding(CODE_INCOMPLETE, msg, ((0, 0), (0, 0))))
         return report
 
+    @staticmethod
+    def _bug_findings(scored: list[tuple[FunctionUnit, ScoredUnit]], doc_lines: list[str],
+                      threshold: float, detector_weight: float = 0.0) -> list[Finding]:
+        """CODE_BUG findings: the candidates whose score passes `threshold`, one per line."""
+        out, lines = [], set()
+        for unit, res in scored:
+            for c in res.candidates:
+                if not c.score(detector_weight) > threshold:
+                    continue
+                rng = document_range(doc_lines, unit.text, unit.start_line, c.start, c.end)
+                if rng[0][0] in lines or SUPPRESS_RE.search(doc_lines[rng[0][0]]):
+                    continue  # one finding a line; `# devassist: ignore` on the line silences it
+                lines.add(rng[0][0])
+                out.append(Finding(CODE_BUG, c.message(), rng, unit.qualname, written=c.written,
+                                   replacement=c.replacement, margin=float(c.margin)))
+        return out
+
     def findings(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
                  is_cancelled: Callable[[], bool] | None = None) -> list[Finding]:
         """The findings of `review` (flagged functions, then a note if scoring was cut short)."""
         return self.review(text, settings, budget_s, is_cancelled).findings
 
 
-def to_diagnostics(findings: list[Finding], uri: str, severity: str = "information") -> list[lsp.Diagnostic]:
-    """LSP diagnostics for findings, with related information pointing at the top lines."""
-    level = SEVERITIES.get(severity, lsp.DiagnosticSeverity.Information)
+def to_diagnostics(findings: list[Finding], uri: str, severity: str = "hint") -> list[lsp.Diagnostic]:
+    """LSP diagnostics for findings: bug findings as warnings carrying their fix in `data`,
+    unusual functions at `severity` with related information pointing at the top lines."""
+    level = SEVERITIES.get(severity, lsp.DiagnosticSeverity.Hint)
     out = []
     for f in findings:
         rng = lsp.Range(lsp.Position(*f.range[0]), lsp.Position(*f.range[1]))
+        if f.code == CODE_BUG:
+            out.append(lsp.Diagnostic(range=rng, message=f.message, source=SOURCE, code=f.code,
+                                      severity=lsp.DiagnosticSeverity.Warning,
+                                      data={"written": f.written, "replacement": f.replacement,
+                                            "margin": round(f.margin, 2)}))
+            continue
         related = [
             lsp.DiagnosticRelatedInformation(
                 lsp.Location(uri, lsp.Range(lsp.Position(*t.range[0]), lsp.Position(*t.range[1]))),
-                f"line {t.line + 1}: {t.surprisal:.1f} nats of surprisal")
-            for t in f.top_lines
+                f"line {t.line + 1} is {'the' if k == 0 else 'among the'} least expected in this function")
+            for k, t in enumerate(f.top_lines)
         ]
         out.append(lsp.Diagnostic(
             range=rng, message=f.message, source=SOURCE, code=f.code,
@@ -264,7 +313,7 @@ def to_diagnostics(findings: list[Finding], uri: str, severity: str = "informati
 
 def suppress_action(text: str, diagnostic: lsp.Diagnostic) -> lsp.TextEdit | None:
     """The edit that appends `# devassist: ignore` to the diagnostic's `def` line (None if present)."""
-    if diagnostic.source != SOURCE or diagnostic.code != CODE_UNUSUAL:
+    if diagnostic.source != SOURCE or diagnostic.code not in (CODE_UNUSUAL, CODE_BUG):
         return None
     lines = text.split("\n")
     line = diagnostic.range.start.line
@@ -277,6 +326,34 @@ def suppress_action(text: str, diagnostic: lsp.Diagnostic) -> lsp.TextEdit | Non
     end = len(stripped.encode("utf-16-le")) // 2
     full = len(current.encode("utf-16-le")) // 2
     return lsp.TextEdit(lsp.Range(lsp.Position(line, end), lsp.Position(line, full)), "  " + SUPPRESS_COMMENT)
+
+
+def fix_action(text: str, diagnostic: lsp.Diagnostic) -> lsp.TextEdit | None:
+    """The edit that replaces a bug finding's token with its suggested fix (None if the text
+    there is no longer the token the finding was about)."""
+    data = diagnostic.data if isinstance(diagnostic.data, dict) else {}
+    if diagnostic.source != SOURCE or diagnostic.code != CODE_BUG or not data.get("replacement"):
+        return None
+    start, end = diagnostic.range.start, diagnostic.range.end
+    lines = text.split("\n")
+    if start.line != end.line or not 0 <= start.line < len(lines):
+        return None
+    units = lines[start.line].encode("utf-16-le")
+    if units[2 * start.character : 2 * end.character].decode("utf-16-le", "replace") != data.get("written"):
+        return None
+    return lsp.TextEdit(diagnostic.range, str(data["replacement"]))
+
+
+def fix_code_action(uri: str, text: str, diagnostic: lsp.Diagnostic) -> lsp.CodeAction | None:
+    """A preferred quick fix that applies a bug finding's suggested replacement."""
+    edit = fix_action(text, diagnostic)
+    if edit is None:
+        return None
+    return lsp.CodeAction(
+        title=f"Replace `{diagnostic.data['written']}` with `{diagnostic.data['replacement']}`",
+        kind=lsp.CodeActionKind.QuickFix, diagnostics=[diagnostic], is_preferred=True,
+        edit=lsp.WorkspaceEdit(changes={uri: [edit]}),
+    )
 
 
 def suppress_code_action(uri: str, text: str, diagnostic: lsp.Diagnostic) -> lsp.CodeAction | None:

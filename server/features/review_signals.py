@@ -38,6 +38,8 @@ class FunctionSignal:
     token_ids: np.ndarray | None = None  # (n_tokens,) the function's token ids (no BOS)
     token_hidden: np.ndarray | None = None  # (n_tokens, D) final hidden state after each token (for the detector)
     detector_logits: np.ndarray | None = None  # (n_tokens,) the bug detector's token logits, once it has run
+    best_alternative: np.ndarray | None = None  # (n_tokens,) id of the likeliest confusable (-1 = none)
+    token_offsets: list[tuple[int, int]] | None = None  # (start, end) character offsets of each token in the text
 
     def line_max(self, values: np.ndarray | None) -> np.ndarray:
         """Per-line maximum of a per-token array (nan entries ignored); -inf for lines without any."""
@@ -291,6 +293,7 @@ class BundleSignals:
         pooled_n: dict[int, int] = {}
         token_s = {i: np.zeros(max(len(s) - len(prefix), 0), np.float32) for i, s in enumerate(seqs)}
         margins = {i: np.full(max(len(s) - len(prefix), 0), np.nan, np.float32) for i, s in enumerate(seqs)}
+        best_ids = {i: np.full(max(len(s) - len(prefix), 0), -1, np.int64) for i, s in enumerate(seqs)}
         states: dict[int, np.ndarray] = {}
         done: set[int] = set()
         # One window per run: the int8 graphs quantize activations with one scale per run, so
@@ -316,12 +319,16 @@ class BundleSignals:
                 states[i][at : at + len(h)] = h
             values = surprisal[keep : n - 1]  # scores tokens a+keep+1 .. a+n-1 (with BOS)
             cand = alternatives[i][0][a + keep + 1 : a + n]  # their candidate replacements (len, A)
-            best = np.where(cand >= 0, alt_lp[keep : n - 1], -np.inf).max(-1) if len(cand) else values
+            scored_alts = np.where(cand >= 0, alt_lp[keep : n - 1], -np.inf)
+            pick = scored_alts.argmax(-1) if len(cand) else np.zeros(0, np.int64)
+            best = np.take_along_axis(scored_alts, pick[:, None], 1)[:, 0] if len(cand) else values
             margin = best + values  # log p(best alternative) - log p(actual)
+            pick_ids = np.take_along_axis(cand, pick[:, None], 1)[:, 0] if len(cand) else pick
             first = a + keep + 1 - len(prefix)  # their index without the BOS
             if first < 0:  # without a BOS, the first token has no prediction
-                values, margin, first = values[-first:], margin[-first:], 0
+                values, margin, pick_ids, first = values[-first:], margin[-first:], pick_ids[-first:], 0
             token_s[i][first : first + len(values)] = values
+            best_ids[i][first : first + len(pick_ids)] = pick_ids
             margins[i][first : first + len(margin)] = np.where(np.isfinite(margin), margin, np.nan)
             remaining[i] -= 1
             if remaining[i] == 0:
@@ -338,5 +345,6 @@ class BundleSignals:
             op = np.where(kind == 1, margins[i], np.nan).astype(np.float32)
             name = np.where(kind == 2, margins[i], np.nan).astype(np.float32)
             out.append(FunctionSignal(emb, sums, counts, len(offsets), token_s[i], line_of, op, name,
-                                      np.asarray(encodings[i].ids, dtype=np.int64), states.get(i)))
+                                      np.asarray(encodings[i].ids, dtype=np.int64), states.get(i),
+                                      best_alternative=best_ids[i], token_offsets=list(offsets)))
         return out

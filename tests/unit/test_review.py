@@ -91,7 +91,7 @@ def test_unusual_function_is_flagged_with_its_most_surprising_line():
     assert f.code == CODE_UNUSUAL and f.percentile > 99
     assert f.range == ((9, 8), (9, 11))  # the name `odd`
     assert f.top_lines[0].line == 11
-    assert "more unusual than 100.0 % of reference code; line 12 is the most surprising" in f.message
+    assert "more unusually than 100.0 % of reference code; line 12 is the least expected" in f.message
 
 
 def test_threshold_max_diagnostics_and_disabled():
@@ -136,7 +136,7 @@ def test_diagnostics_carry_source_code_severity_and_related_lines():
     assert rel.location.uri == "file:///a.py" and rel.location.range.start == lsp.Position(11, 8)
     assert rel.location.range.end == lsp.Position(11, 20)
     [d] = to_diagnostics(findings, "file:///a.py")
-    assert d.severity == lsp.DiagnosticSeverity.Information
+    assert d.severity == lsp.DiagnosticSeverity.Hint  # the unusual-function note stays out of the way by default
 
 
 def test_syntax_errors_score_the_functions_that_parse():

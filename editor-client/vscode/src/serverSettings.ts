@@ -37,6 +37,18 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
     "minimum": 16,
     "maximum": 8192
   },
+  "completion.minTokenProbability": {
+    "type": "number",
+    "default": 0.5,
+    "minimum": 0.0,
+    "maximum": 1.0
+  },
+  "completion.repoContextTokens": {
+    "type": "integer",
+    "default": 0,
+    "minimum": 0,
+    "maximum": 4096
+  },
   "completion.cacheMix": {
     "type": "number",
     "default": 0.0,
@@ -56,6 +68,16 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
     "type": "boolean",
     "default": true
   },
+  "review.findingThresholdShift": {
+    "type": "number",
+    "default": 0.0,
+    "minimum": -20.0,
+    "maximum": 50.0
+  },
+  "review.unusualFunctions": {
+    "type": "boolean",
+    "default": true
+  },
   "review.threshold": {
     "type": "number",
     "default": 99.0,
@@ -70,7 +92,7 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
   },
   "review.severity": {
     "type": "string",
-    "default": "information",
+    "default": "hint",
     "enum": [
       "error",
       "warning",

@@ -1,0 +1,152 @@
+"""Likely-bug findings: exact token ranges, plain messages, a fix that applies, nothing in strings or comments."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from lsprotocol import types as lsp
+
+from devassist.server.features.review import CODE_BUG, ReviewFeature, fix_code_action, to_diagnostics
+from devassist.server.features.review_findings import code_tokens, threshold_for_rate
+from devassist.server.features.review_model import FEATURE_NAMES, Calibration, ReviewModel
+from devassist.server.features.review_signals import FunctionSignal, tokens_to_lines
+from devassist.server.settings import ReviewSettings
+
+from tests.unit.test_review import FakeVAE
+
+TOKEN = re.compile(r"\s*(\w+|[^\w\s]+)")
+
+
+class WordTokenizer:
+    """Words and operator runs as tokens, each id its position in a growing vocabulary."""
+
+    def __init__(self):
+        self.vocab: dict[str, int] = {}
+
+    def id(self, word: str) -> int:
+        return self.vocab.setdefault(word, len(self.vocab))
+
+    def decode(self, ids: list[int]) -> str:
+        words = {i: w for w, i in self.vocab.items()}
+        return "".join(" " + words[i] for i in ids)
+
+
+class LessEqualSignals:
+    """A model that expects `<=` wherever `<` is written: `<` costs 10 nats, every other token 1."""
+
+    def __init__(self):
+        self.tokenizer = WordTokenizer()
+        self.runs = 0
+
+    def analyze(self, texts, deadline=None, is_cancelled=None):
+        self.runs += len(texts)
+        out = []
+        for text in texts:
+            matches = list(TOKEN.finditer(text))
+            words = [m.group(1) for m in matches]
+            offsets = [(m.start(), m.end()) for m in matches]
+            surprisal = np.asarray([10.0 if w == "<" else 1.0 for w in words], np.float32)
+            op = np.asarray([5.0 if w == "<" else np.nan for w in words], np.float32)
+            best = np.asarray([self.tokenizer.id("<=") if w == "<" else -1 for w in words], np.int64)
+            sums, counts, line_of = tokens_to_lines(text, offsets, surprisal)
+            ids = np.asarray([self.tokenizer.id(w) for w in words], np.int64)
+            sig = FunctionSignal(np.zeros(2, np.float32), sums, counts, len(words), surprisal, line_of, op,
+                                 np.full(len(words), np.nan, np.float32), ids, best_alternative=best,
+                                 token_offsets=offsets)
+            sig.detector_logits = np.asarray([6.0 if w == "<" else 0.0 for w in words])  # a detector that agrees
+            out.append(sig)
+        return out
+
+
+def make_feature() -> ReviewFeature:
+    k = len(FEATURE_NAMES)
+    calib = Calibration(list(FEATURE_NAMES), np.eye(k)[0], 0.0, np.zeros(k), np.ones(k), 0.0, 1.0, 1.0, 1.0,
+                        reference_scores=np.linspace(-1e6, 1e6, 1000))
+    return ReviewFeature(signals=LessEqualSignals(), model=ReviewModel(FakeVAE(), calib))
+
+
+DOC = '''class Ring:
+    def last(self, items, n):
+        """Return i < n items."""
+        # when i < n we stop
+        label = "i < n"
+        for i in range(n):
+            if i < n:
+                return items[i], label
+'''
+
+
+def test_code_tokens_leave_out_strings_and_comments():
+    text = 'x = a < b  # a < c\ny = "a < d"\n'
+    ops = [text[a:e] for a, (e, kind) in code_tokens(text).items() if kind == "OP"]
+    assert ops == ["=", "<", "="]
+
+
+def test_a_slip_is_flagged_on_its_token_with_a_plain_message_and_nothing_in_strings_or_comments():
+    findings = [f for f in make_feature().findings(DOC, ReviewSettings()) if f.code == CODE_BUG]
+    assert len(findings) == 1
+    [f] = findings
+    assert f.range == ((6, 17), (6, 18))  # the `<` of `if i < n:` in the document, not of the docstring
+    assert DOC.split("\n")[6][17:18] == "<"
+    assert f.message == "`<` here looks unusual; `<=` is what this code usually has"
+    assert f.margin == pytest.approx(9.0)
+
+
+def test_the_diagnostic_is_a_warning_and_its_quick_fix_applies_the_replacement():
+    findings = make_feature().findings(DOC, ReviewSettings())
+    [d] = [d for d in to_diagnostics(findings, "file:///r.py") if d.code == CODE_BUG]
+    assert d.severity == lsp.DiagnosticSeverity.Warning and d.source == "devassist"
+    action = fix_code_action("file:///r.py", DOC, d)
+    [edit] = action.edit.changes["file:///r.py"]
+    lines = DOC.split("\n")
+    line = lines[edit.range.start.line]
+    lines[edit.range.start.line] = line[: edit.range.start.character] + edit.new_text + line[edit.range.end.character :]
+    assert lines[6] == "            if i <= n:"
+    assert action.is_preferred and action.title == "Replace `<` with `<=`"
+    assert fix_code_action("file:///r.py", DOC.replace("if i < n", "if i > n"), d) is None  # stale: no blind edit
+
+
+def test_threshold_shift_and_line_suppression_silence_findings():
+    feature = make_feature()
+    quiet = ReviewSettings(finding_threshold_shift=10.0)
+    assert not [f for f in feature.findings(DOC, quiet) if f.code == CODE_BUG]
+    ignored = DOC.replace("if i < n:", "if i < n:  # devassist: ignore")
+    assert not [f for f in feature.findings(ignored, ReviewSettings()) if f.code == CODE_BUG]
+
+
+def test_rescored_candidates_are_cached_with_the_function():
+    feature = make_feature()
+    feature.findings(DOC, ReviewSettings())
+    runs = feature.signals.runs
+    again = feature.findings(DOC, ReviewSettings())
+    assert feature.signals.runs == runs and [f.code for f in again].count(CODE_BUG) == 1
+
+
+@pytest.mark.parametrize("lines,per_kloc,expected_above", [(2000, 1.0, 2), (1000, 1.0, 1), (100, 1.0, 0)])
+def test_threshold_for_rate_allows_the_asked_false_alarms(lines, per_kloc, expected_above):
+    margins = np.asarray([5.0, 4.0, 3.0, 2.0, 1.0])
+    threshold = threshold_for_rate(margins, lines, per_kloc)
+    assert int(np.sum(margins > threshold)) == expected_above
+
+
+def test_bindings_and_keyword_arguments_are_no_name_candidates():
+    from devassist.server.features.review_findings import _binds
+
+    text = "for item in rows:\n    total = f(key=item)\n    use(total, item)\n"
+    tokens = code_tokens(text)
+    starts = sorted(tokens)
+    at = {w: [m.start() for m in re.finditer(rf"\b{w}\b", text)] for w in ("item", "total", "key")}
+    assert _binds(text, tokens, starts, at["item"][0])  # for item in
+    assert _binds(text, tokens, starts, at["total"][0]) and _binds(text, tokens, starts, at["key"][0])
+    assert not _binds(text, tokens, starts, at["item"][1]) and not _binds(text, tokens, starts, at["total"][1])
+
+
+def test_the_detector_logit_adds_to_the_margin_with_the_calibrated_weight():
+    feature = make_feature()
+    feature.finding_threshold = 20.0  # above the margin of 9 alone
+    assert not [f for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG]
+    feature = make_feature()
+    feature.finding_threshold, feature.detector_weight = 20.0, 2.0  # 9 + 2 * 6 = 21
+    assert [f.written for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG] == ["<"]
