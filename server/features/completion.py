@@ -24,6 +24,7 @@ CHARS_PER_TOKEN_BOUND = 12  # tokenize at most this many characters per budget t
 CACHE_TAIL = 256  # characters of the prefix remembered to recognise the same spot
 MAX_PROMPT_CACHES = 8  # documents whose last KV cache is kept (a few MB each)
 COPY_WINDOW_LINES = 30  # a suggestion that copies one of these lines above needs confidence
+LATER_MIN_PROB = 0.8  # after the first word, a token starting something new must be this likely
 CONFIDENT_LOGPROB = math.log(0.5)  # every shown token at least this likely: "confident"
 
 
@@ -135,7 +136,9 @@ class CompletionEngine:
         """The text to show after the typed characters, and why it ends there.
 
         Tokens after the first one the model gave less than `min_prob` are dropped (a wrong tail
-        makes the whole suggestion useless), and never inside a word; a suggestion stopped by the
+        makes the whole suggestion useless), and never inside a word; once a word is shown, a
+        token that starts something new (punctuation, an operator, the next word) needs
+        LATER_MIN_PROB (measured on werkzeug: useful 31.7 -> 36.7 %); a suggestion stopped by the
         time budget keeps only a clean prefix (see `clean_prefix`). None when generation ended
         before it regenerated the typed characters.
         """
@@ -147,10 +150,16 @@ class CompletionEngine:
         if covered < len(heal):
             return None, result.stop_reason
         keep, reason = len(result.ids), result.stop_reason
+        shown = ""
         for j in range(n_heal, len(result.ids)):
-            if result.logprobs[j] < math.log(max(min_prob, 1e-12)):
+            token = strings[result.ids[j]]
+            need = min_prob
+            if shown and any(c.isalnum() for c in shown) and not (token[:1].isalnum() or token[:1] == "_"):
+                need = max(min_prob, LATER_MIN_PROB)  # past the first word, what starts something new
+            if result.logprobs[j] < math.log(max(need, 1e-12)):
                 keep, reason = j, "confidence"
                 break
+            shown += token
         if keep < len(result.ids):
             nxt = strings[result.ids[keep]]
             while keep > n_heal and nxt[:1].isalnum() and strings[result.ids[keep - 1]][-1:].isalnum():

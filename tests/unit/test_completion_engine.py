@@ -106,3 +106,17 @@ def test_alternatives_start_with_the_typed_characters_and_are_distinct(tiny_bund
     assert scores == sorted(scores, reverse=True) and all(s <= 0 for s in scores)
     # each continues the typed "wi" (no new word after a space) and stops where its word ends
     assert all(not w.startswith(" ") and " " not in w.strip() for w, _ in words), words
+
+
+def test_past_the_first_word_something_new_needs_more_confidence(tiny_bundle):
+    from devassist.server.features.completion import LATER_MIN_PROB
+    from devassist.server.runtime.lm import GenerationResult
+
+    engine = CompletionEngine(LanguageModel(load_bundle(tiny_bundle), component="lm_int8"))
+    ids = _ids(engine.lm, "a", "(", "b", ")")
+    between = np.log((0.5 + LATER_MIN_PROB) / 2)  # enough for a first word, not for what follows it
+    text, reason = engine.shown_part(GenerationResult(ids, "stop", 1.0, 10, [between] * 4), "", 0.5)
+    assert (text, reason) == ("a", "confidence")
+    sure = np.log(0.95)
+    text, _ = engine.shown_part(GenerationResult(ids, "stop", 1.0, 10, [between, sure, between, sure]), "", 0.5)
+    assert text == "a(b)"  # only what starts something new ("(", ")") needs the higher bar
