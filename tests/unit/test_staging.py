@@ -66,9 +66,15 @@ def test_a_folder_that_is_not_ours_or_a_symlink_is_never_replaced(tmp_path):
 
 
 def test_held_signals_arrive_when_the_block_ends():
+    # A process started in the background by a shell inherits SIGINT ignored; Python then keeps
+    # SIG_IGN instead of raising KeyboardInterrupt. Install Python's own handler for this test.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     reached_end = False
-    with pytest.raises(KeyboardInterrupt):
-        with signals_held():
-            signal.raise_signal(signal.SIGINT)
-            reached_end = True
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_held():
+                signal.raise_signal(signal.SIGINT)
+                reached_end = True
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert reached_end
