@@ -25,7 +25,8 @@ from pygls.lsp.server import LanguageServer
 
 from devassist.server import __version__
 from devassist.server.bundle import Bundle
-from devassist.server.document_window import MAX_WINDOWED_DOCUMENT_CHARS, WINDOW_LINES_BEFORE, window_of
+from devassist.server.document_window import WINDOW_LINES_BEFORE, window_of
+from devassist.server.line_document import LineDocument
 from devassist.server.features.completion import CompletionEngine
 from devassist.server.runtime.lm import LanguageModel
 from devassist.server.settings import Settings, parse_settings
@@ -208,21 +209,14 @@ class DevassistServer(LanguageServer):
     def text_of(self, uri: str, line: int | None = None) -> str | None:
         """The open document's text; for one over MAX_DOCUMENT_CHARS, the window around `line`
         (see `window_of`), or None without a line. None when the document is not open."""
-        try:  # only open documents: get_text_document would read an unopened URI from disk
-            doc = self.workspace.text_documents.get(unquote(uri))
-            source = doc.source if doc is not None else None
-        except Exception:
+        doc = self.workspace.text_documents.get(unquote(uri))  # never an unopened URI: that would read the disk
+        if doc is None:
             return None
-        if source is None:
-            return None
-        if len(source) <= MAX_DOCUMENT_CHARS:
-            return source
-        windowed = len(source) <= MAX_WINDOWED_DOCUMENT_CHARS
+        if not isinstance(doc, LineDocument) or doc.char_count <= MAX_DOCUMENT_CHARS:
+            return doc.source
         warned = self.__dict__.setdefault("_oversize_warned", set())
         if uri not in warned:  # once per document: a warning on every keystroke would be noise
             warned.add(uri)
-            what = (f"analyses only the {WINDOW_LINES_BEFORE} lines around the cursor there" if windowed
-                    else f"does not analyse it (over {MAX_WINDOWED_DOCUMENT_CHARS:,})")
-            self.warn(f"{uri.rsplit('/', 1)[-1]} has {len(source):,} characters (more than {MAX_DOCUMENT_CHARS:,}): "
-                      f"devassist {what}")
-        return window_of(source, line) if windowed and line is not None else None
+            self.warn(f"{uri.rsplit('/', 1)[-1]} has {doc.char_count:,} characters (more than {MAX_DOCUMENT_CHARS:,}): "
+                      f"devassist analyses only the {WINDOW_LINES_BEFORE} lines around the cursor there")
+        return window_of(doc.lines, line) if line is not None else None

@@ -6,6 +6,8 @@ them go through `PositionCodec`, never by indexing a str with `character`.
 
 from __future__ import annotations
 
+import bisect
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Iterator
@@ -151,37 +153,54 @@ def enclosing_definition(defs: list[Definition], line: int, kinds: tuple[str, ..
 
 
 class PositionCodec:
-    """Converts between LSP positions (line, UTF-16 column) and offsets in a document's text."""
+    """Converts between LSP positions (line, UTF-16 column) and offsets in a document's text.
+
+    Runs of newlines at either end cost nothing: a large document's window (`window_of`) is
+    millions of emptied lines around a few hundred real ones, and only the real ones are scanned.
+    """
 
     def __init__(self, text: str):
         self.text = text
-        self.line_starts = [0]
-        i = text.find("\n")
+        size = len(text)
+        self._lead = size - len(text.lstrip("\n"))  # line i < lead starts at offset i
+        self._body_end = len(text.rstrip("\n")) if self._lead < size else size  # then one line per newline
+        self._starts: list[int] = []  # starts of the lines that begin inside the body
+        i = text.find("\n", self._lead, self._body_end)
         while i >= 0:  # str.find runs in C: fast even for a 10 MB document
-            self.line_starts.append(i + 1)
-            i = text.find("\n", i + 1)
+            self._starts.append(i + 1)
+            i = text.find("\n", i + 1, self._body_end)
+        self._trail = size - self._body_end
 
     @property
     def line_count(self) -> int:
         """Number of lines (a trailing newline starts an empty last line)."""
-        return len(self.line_starts)
+        return 1 + self._lead + len(self._starts) + self._trail
+
+    def _start(self, line: int) -> int:
+        """The offset where `line` (0 <= line < line_count) starts."""
+        if line <= self._lead:
+            return line
+        k = line - self._lead - 1
+        if k < len(self._starts):
+            return self._starts[k]
+        return self._body_end + (k - len(self._starts)) + 1
+
+    def _end(self, line: int) -> int:
+        """The offset of `line`'s newline (the text's end for the last line)."""
+        return self._start(line + 1) - 1 if line + 1 < self.line_count else len(self.text)
 
     def line_text(self, line: int) -> str:
         """A line's text without its newline."""
-        start = self.line_starts[line]
-        end = self.line_starts[line + 1] - 1 if line + 1 < len(self.line_starts) else len(self.text)
-        return self.text[start:end].rstrip("\r")
+        return self.text[self._start(line):self._end(line)].rstrip("\r")
 
     def offset(self, line: int, character: int) -> int:
         """The str offset of an LSP position, clamped to the document (never raises)."""
         if line < 0:
             return 0
-        if line >= len(self.line_starts):
+        if line >= self.line_count:
             return len(self.text)
-        start = self.line_starts[line]
-        end = self.line_starts[line + 1] - 1 if line + 1 < len(self.line_starts) else len(self.text)
+        i, end = self._start(line), self._end(line)
         units = 0
-        i = start
         while i < end and units < character:
             units += 2 if ord(self.text[i]) > 0xFFFF else 1
             i += 1
@@ -190,13 +209,11 @@ class PositionCodec:
     def position(self, offset: int) -> tuple[int, int]:
         """The LSP (line, UTF-16 character) of a str offset."""
         offset = max(0, min(offset, len(self.text)))
-        lo, hi = 0, len(self.line_starts) - 1
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if self.line_starts[mid] <= offset:
-                lo = mid
-            else:
-                hi = mid - 1
-        start = self.line_starts[lo]
+        if offset <= self._lead:
+            return offset, 0
+        if offset > self._body_end:  # inside the trailing newlines: each starts a line
+            return self._lead + len(self._starts) + (offset - self._body_end), 0
+        lo = self._lead + bisect.bisect_right(self._starts, offset)  # the last line starting at or before offset
+        start = self._start(lo)
         col = sum(2 if ord(c) > 0xFFFF else 1 for c in self.text[start:offset])
         return lo, col

@@ -24,6 +24,8 @@ from pygls.exceptions import JsonRpcException, JsonRpcInternalError
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.language_server import lsp_method
 
+from devassist.server.line_document import LINE_DOCUMENT_CHARS, LineDocument
+
 log = logging.getLogger("devassist.protocol")
 
 # JSON-RPC and LSP error codes.
@@ -33,23 +35,6 @@ INVALID_PARAMS = -32602
 SERVER_NOT_INITIALIZED = -32002
 
 _ALWAYS_ALLOWED = {types.EXIT}  # accepted in every lifecycle state
-FAST_EDIT_CHARS = 100_000  # documents above this get their edits applied by `apply_edit_fast`
-
-
-def apply_edit_fast(doc, change: types.TextDocumentContentChangePartial) -> None:
-    """pygls's incremental edit, in C-level string operations instead of a Python loop per line
-    (2.5 s per keystroke on a 50 MB document); same result, including its edge cases."""
-    lines = doc.source.splitlines(True)
-    server_range = doc._position_codec.range_from_client_units(lines, change.range)
-    start_line, start_col = server_range.start.line, server_range.start.character
-    end_line, end_col = server_range.end.line, server_range.end.character
-    if start_line >= len(lines):
-        doc._source = doc.source + change.text
-        return
-    tail = lines[end_line][end_col:] + "".join(lines[end_line + 1:]) if end_line < len(lines) else ""
-    doc._source = "".join(lines[:start_line]) + lines[start_line][:start_col] + change.text + tail
-
-
 def _valid_id(value: Any) -> bool:
     """JSON-RPC ids are strings or integers (bool is an int in Python, not on the wire)."""
     return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
@@ -198,20 +183,31 @@ class DevassistProtocol(LanguageServerProtocol):
             return
         super()._send_handler_result(future, msg_id=msg_id)
 
+    @lsp_method(types.TEXT_DOCUMENT_DID_OPEN)
+    def lsp_text_document__did_open(self, params: types.DidOpenTextDocumentParams):
+        """Add the document (a large one as a `LineDocument`), then run the feature handler."""
+        self.workspace.put_text_document(params.text_document)
+        self._store_large_as_lines(params.text_document.uri)
+        if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_OPEN)) is not None:
+            yield user_handler, (params,), None
+
     @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
     def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
-        """Apply the edits (large documents on the fast path), then run the feature handler."""
+        """Apply the edits (a `LineDocument` splices lines), then run the feature handler."""
         for change in params.content_changes:
             # Only open documents: get_text_document would read an unopened URI from disk.
-            doc = self.workspace.text_documents.get(unquote(params.text_document.uri))
-            if doc is not None and isinstance(change, types.TextDocumentContentChangePartial) \
-                    and doc._is_sync_kind_incremental and len(doc.source) > FAST_EDIT_CHARS:
-                apply_edit_fast(doc, change)
-                doc.version = params.text_document.version
-            else:
+            if self.workspace.text_documents.get(unquote(params.text_document.uri)) is not None:
                 self.workspace.update_text_document(params.text_document, change)
+        self._store_large_as_lines(params.text_document.uri)
         if (user_handler := self.fm.features.get(types.TEXT_DOCUMENT_DID_CHANGE)) is not None:
             yield user_handler, (params,), None
+
+    def _store_large_as_lines(self, uri: str) -> None:
+        """A document that grew past LINE_DOCUMENT_CHARS is kept as lines from now on."""
+        documents = self.workspace.text_documents
+        doc = documents.get(unquote(uri))
+        if doc is not None and not isinstance(doc, LineDocument) and len(doc.source) > LINE_DOCUMENT_CHARS:
+            documents[unquote(uri)] = LineDocument.of(doc)
 
     def _check_handler_result(self, future) -> None:
         """A failed notification handler is logged (pygls would pop up a window each time)."""
