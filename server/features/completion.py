@@ -132,6 +132,29 @@ class CompletionEngine:
         nearby = text[max(0, line_start - 4000):line_start].split("\n")[-COPY_WINDOW_LINES - 1:]
         return CursorContext(line_prefix, line_suffix, following, mode, indent, previous_lines=nearby)
 
+    def confidence_cut(self, ids: list[int], logprobs: list[float], heal: str,
+                       min_prob: float) -> tuple[int | None, int | None]:
+        """(tokens that regenerate the typed characters, index of the first later token under its
+        bar), each None until known. The bar is `min_prob`, or LATER_MIN_PROB for a token that
+        starts something new once a word is shown (see `shown_part`)."""
+        strings = self.lm.token_table.strings
+        covered, n_heal = 0, 0
+        while covered < len(heal) and n_heal < len(ids):
+            covered += len(strings[ids[n_heal]])
+            n_heal += 1
+        if covered < len(heal):
+            return None, None
+        shown = ""
+        for j in range(n_heal, len(ids)):
+            token = strings[ids[j]]
+            need = min_prob
+            if shown and any(c.isalnum() for c in shown) and not (token[:1].isalnum() or token[:1] == "_"):
+                need = max(min_prob, LATER_MIN_PROB)  # past the first word, what starts something new
+            if logprobs[j] < math.log(max(need, 1e-12)):
+                return n_heal, j
+            shown += token
+        return n_heal, None
+
     def shown_part(self, result, heal: str, min_prob: float) -> tuple[str | None, str]:
         """The text to show after the typed characters, and why it ends there.
 
@@ -143,23 +166,10 @@ class CompletionEngine:
         before it regenerated the typed characters.
         """
         strings = self.lm.token_table.strings
-        covered, n_heal = 0, 0
-        while covered < len(heal) and n_heal < len(result.ids):
-            covered += len(strings[result.ids[n_heal]])
-            n_heal += 1
-        if covered < len(heal):
+        n_heal, cut = self.confidence_cut(result.ids, result.logprobs, heal, min_prob)
+        if n_heal is None:
             return None, result.stop_reason
-        keep, reason = len(result.ids), result.stop_reason
-        shown = ""
-        for j in range(n_heal, len(result.ids)):
-            token = strings[result.ids[j]]
-            need = min_prob
-            if shown and any(c.isalnum() for c in shown) and not (token[:1].isalnum() or token[:1] == "_"):
-                need = max(min_prob, LATER_MIN_PROB)  # past the first word, what starts something new
-            if result.logprobs[j] < math.log(max(need, 1e-12)):
-                keep, reason = j, "confidence"
-                break
-            shown += token
+        keep, reason = (cut, "confidence") if cut is not None else (len(result.ids), result.stop_reason)
         if keep < len(result.ids):
             nxt = strings[result.ids[keep]]
             while keep > n_heal and nxt[:1].isalnum() and strings[result.ids[keep - 1]][-1:].isalnum():
@@ -241,17 +251,21 @@ class CompletionEngine:
         if mix > 0:
             cache = NgramCache([t for t in prompt if t < self.lm.vocab_size and t not in self.lm.special_ids.values()])
         reuse = self.reuse_for(uri)
+        min_prob = settings.min_token_probability
         result = self.lm.generate(
             prompt, max_new_tokens=max_new, reuse=reuse,
             should_stop=lambda ids: stop_reached(self.lm.decode(ids), ctx),
+            # Nothing after the first token under its bar is shown: stop decoding there.
+            stop_after=lambda ids, logprobs: self.confidence_cut(ids, logprobs, heal, min_prob)[1] is not None,
             deadline=started + settings.time_budget_ms / 1000.0,
             is_cancelled=is_cancelled, cache=cache, cache_weight=mix, required=heal,
         )
         if result.stop_reason == "cancelled":
             return None
-        raw, stop_reason = self.shown_part(result, heal, settings.min_token_probability)
+        raw, stop_reason = self.shown_part(result, heal, min_prob)
         if raw is None:
             return None  # stopped before the typed characters were regenerated
+        # Over the tokens generated, which end at the first one under its bar (`stop_after`).
         ctx.confident = bool(result.logprobs) and min(result.logprobs) >= CONFIDENT_LOGPROB
         clean = postprocess(raw, ctx)
         if not clean:

@@ -191,6 +191,7 @@ class LanguageModel:
         deadline: float | None = None,
         is_cancelled: Callable[[], bool] | None = None,
         cache: NgramCache | None = None,
+        stop_after: Callable[[list[int], list[float]], bool] | None = None,
         cache_weight: float = 0.0,
         ignore_eot: bool = False,
         reuse: PromptCache | None = None,
@@ -199,7 +200,8 @@ class LanguageModel:
     ) -> GenerationResult:
         """Greedy decoding with the KV cache.
 
-        Stops at end-of-text, after `max_new_tokens`, when `should_stop(generated)` is true,
+        Stops at end-of-text, after `max_new_tokens`, when `should_stop(generated)` or
+        `stop_after(generated, logprobs)` is true,
         when `time.monotonic()` passes `deadline`, or when `is_cancelled()` says so (checked
         between steps). With a `cache`, each step mixes its n-gram distribution in. With
         `reuse`, the keys/values of a shared prompt prefix are taken from the last request and
@@ -246,6 +248,9 @@ class LanguageModel:
             if cache is not None:
                 cache.push(token)
             if should_stop and should_stop(generated):
+                reason = "stop"
+                break
+            if stop_after and stop_after(generated, logprobs):
                 reason = "stop"
                 break
             if is_cancelled and is_cancelled():
