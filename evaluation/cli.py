@@ -13,6 +13,7 @@ TARGETS = {
     "review": ("devassist.evaluation.review", "mutation pairs: pairwise accuracy, AUROC, line localization"),
     "synth": ("devassist.evaluation.synth", "synthetic-data quality, detection and privacy (vs ctgan)"),
     "robustness": ("devassist.evaluation.robustness", "fuzzing, load, lifecycle, hostile commands, soak, network"),
+    "sizes": ("devassist.evaluation.model_sizes", "int8 size and per-token latency of bigger model shapes (train extra)"),
 }
 
 
