@@ -1,6 +1,6 @@
 """`devassist evaluate review`: does review find injected bugs, and rank buggy twins above their originals?
 
-Each function under --source gets one buggy twin (`training/mutations.py`). Every scorer is
+Each function under --source gets one buggy twin (`training/review/mutations.py`). Every scorer is
 run on the same embeddings and the same cases: the shipped score, the VAE alone, a plain
 autoencoder of the same size, an Isolation Forest and mean LM surprisal (and the bug detector
 alone, when the bundle ships one). Reported per mutation
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from devassist.training.review_data import mean_surprisal, pairwise_accuracy, separation
+from devassist.training.review.data import mean_surprisal, pairwise_accuracy, separation
 
 EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/corpus --json      # the corpus test split
@@ -106,7 +106,7 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
                  kinds: list[str], threshold: float, detector_weight: float = 0.0) -> dict:
     """Likely-bug findings at `threshold`: twins flagged on the mutated line and with the right fix
     (per kind), false alarms per 1,000 lines of the originals, and the linters on the same twins."""
-    from devassist.server.features.review_findings import function_candidates
+    from devassist.server.features.review.findings import function_candidates
 
     def found(text, sig):
         return function_candidates(signals, sig, text, decode) or []
@@ -186,12 +186,12 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     """Run the whole evaluation; returns the JSON-ready result."""
     from devassist.server.bundle import load_bundle
     from devassist.server.features.review import ReviewFeature
-    from devassist.server.features.review_findings import bundle_threshold
-    from devassist.server.features.review_model import ReviewModel
-    from devassist.server.features.review_signals import BundleSignals
+    from devassist.server.features.review.findings import bundle_threshold
+    from devassist.server.features.review.model import ReviewModel
+    from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
-    from devassist.training.mutations import mutate
-    from devassist.training.review_data import compute_signals, is_corpus, iter_files, load_functions
+    from devassist.training.review.mutations import mutate
+    from devassist.training.review.data import compute_signals, is_corpus, iter_files, load_functions
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
@@ -234,8 +234,8 @@ def _ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, t
     """Function-level ranking: pairwise accuracy and AUROC of every scorer, localization, percentile false positives."""
     from sklearn.ensemble import IsolationForest
 
-    from devassist.training.review_data import compute_signals, embeddings_of, load_functions
-    from devassist.training.review_vae import VAEConfig, score, train_model
+    from devassist.training.review.data import compute_signals, embeddings_of, load_functions
+    from devassist.training.review.vae import VAEConfig, score, train_model
 
     if corpus:
         train = load_functions(source, ("train",), max_train, seed + 7)

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from devassist.export.bundle import add_component
-from devassist.server.features.review_model import Calibration
-from devassist.training.review_vae import ExportWrapper
+from devassist.server.features.review.model import Calibration
+from devassist.training.review.vae import ExportWrapper
 
 VAE_FILE = "review_vae.onnx"
 DETECTOR_FILE = "review_detector.onnx"

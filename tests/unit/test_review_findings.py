@@ -9,9 +9,9 @@ import pytest
 from lsprotocol import types as lsp
 
 from devassist.server.features.review import CODE_BUG, ReviewFeature, fix_code_action, to_diagnostics
-from devassist.server.features.review_findings import code_tokens, threshold_for_rate
-from devassist.server.features.review_model import FEATURE_NAMES, Calibration, ReviewModel
-from devassist.server.features.review_signals import FunctionSignal, tokens_to_lines
+from devassist.server.features.review.findings import code_tokens, threshold_for_rate
+from devassist.server.features.review.model import FEATURE_NAMES, Calibration, ReviewModel
+from devassist.server.features.review.signals import FunctionSignal, tokens_to_lines
 from devassist.server.settings import ReviewSettings
 
 from tests.unit.test_review import FakeVAE
@@ -132,7 +132,7 @@ def test_threshold_for_rate_allows_the_asked_false_alarms(lines, per_kloc, expec
 
 
 def test_bindings_and_keyword_arguments_are_no_name_candidates():
-    from devassist.server.features.review_findings import _binds
+    from devassist.server.features.review.findings import _binds
 
     text = "for item in rows:\n    total = f(key=item)\n    use(total, item)\n"
     tokens = code_tokens(text)

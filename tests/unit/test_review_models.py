@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from devassist.export.review import export_vae, parity  # noqa: E402
-from devassist.training.review_vae import VAEConfig, score, train_model  # noqa: E402
+from devassist.training.review.vae import VAEConfig, score, train_model  # noqa: E402
 
 
 def _blobs(n=600, d=16, seed=0):
@@ -94,7 +94,7 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
 
     # A function's numbers do not depend on the other functions reviewed with it (the int8
     # graph's one activation scale per run moved them by nats when functions shared runs).
-    from devassist.server.features.review_signals import BundleSignals
+    from devassist.server.features.review.signals import BundleSignals
 
     signals = BundleSignals(src, lm, signals_path=path)
     stdlib = Path(sysconfig.get_paths()["stdlib"])

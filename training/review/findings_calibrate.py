@@ -1,7 +1,7 @@
 """`devassist review calibrate-findings`: set the likely-bug threshold by false alarms on clean code.
 
 Every function of the validation split is scored as the server scores it (left-context
-margins, the best candidates re-scored with the whole function; `review_findings.py`); the
+margins, the best candidates re-scored with the whole function; `findings.py`); the
 threshold is the smallest score (re-scored margin + w * the bug detector's token logit, w chosen
 among DETECTOR_WEIGHTS for the most synthetic bugs found) that leaves at most `--per-kloc`
 findings per 1,000 clean lines (one finding per line at most, as the editor shows them). Synthetic bugs of
@@ -37,10 +37,10 @@ class FindingScorer:
     """The server's bug candidates for plain function texts, outside any editor."""
 
     def __init__(self, bundle):
-        from devassist.server.features.review_signals import BundleSignals
+        from devassist.server.features.review.signals import BundleSignals
         from devassist.server.runtime.lm import LanguageModel
 
-        from devassist.server.features.review_model import ReviewModel
+        from devassist.server.features.review.model import ReviewModel
 
         lm = LanguageModel(bundle, prefer_gpu=False)
         self.signals = BundleSignals(bundle, lm)
@@ -49,7 +49,7 @@ class FindingScorer:
 
     def candidates(self, texts: list[str], desc: str = "functions"):
         """Re-scored candidates of each text (a list per text, best first)."""
-        from devassist.server.features.review_findings import function_candidates
+        from devassist.server.features.review.findings import function_candidates
 
         out, start = [], time.time()
         for k, text in enumerate(texts):
@@ -93,9 +93,9 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
     """Choose the threshold on the validation split, measure it on synthetic bugs, ship it."""
     from devassist.export.bundle import add_component
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review_findings import PREFILTER_MARGIN, RESCORED_PER_FUNCTION, threshold_for_rate
-    from devassist.training.mutations import mutate
-    from devassist.training.review_data import load_functions
+    from devassist.server.features.review.findings import PREFILTER_MARGIN, RESCORED_PER_FUNCTION, threshold_for_rate
+    from devassist.training.review.mutations import mutate
+    from devassist.training.review.data import load_functions
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-twins", type=int, default=300, help="synthetic bugs to measure the threshold on")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    from devassist.training.review_data import is_corpus
+    from devassist.training.review.data import is_corpus
 
     if not is_corpus(args.source):
         print(f"devassist review calibrate-findings: {args.source} is not a corpus folder; build one with "

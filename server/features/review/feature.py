@@ -2,12 +2,12 @@
 
 `ReviewFeature.findings(text, settings, budget_s, is_cancelled)` parses a document, scores
 every function that parses, and returns `Finding`s of two separate kinds: CODE_BUG, a token
-where the model much prefers a confusable replacement (`review_findings.py`; a warning with a
+where the model much prefers a confusable replacement (`findings.py`; a warning with a
 quick fix), and CODE_UNUSUAL, a function more unusual than the threshold percentile of the
 reference code (VAE anomaly + surprisal; a hint by default). `to_diagnostics` turns them into
 LSP diagnostics, `fix_action` into the edit that applies a bug finding's replacement and
 `suppress_action` into the edit that adds `# devassist: ignore` on the `def` line. No server
-here: the handlers call these from a worker thread (see `review_scheduler.py`).
+here: the handlers call these from a worker thread (see `scheduler.py`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Callable
 import numpy as np
 from lsprotocol import types as lsp
 
-from devassist.server.features.review_findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
+from devassist.server.features.review.findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
                                                         function_candidates)
-from devassist.server.features.review_model import ReviewModel
-from devassist.server.features.review_signals import BundleSignals, FunctionSignals, ReviewCancelled
+from devassist.server.features.review.model import ReviewModel
+from devassist.server.features.review.signals import BundleSignals, FunctionSignals, ReviewCancelled
 from devassist.server.parsing import definitions
 from devassist.server.settings import ReviewSettings
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from devassist.server.features.review import function_units
-from devassist.server.features.review_signals import FunctionSignal
+from devassist.server.features.review.feature import function_units
+from devassist.server.features.review.signals import FunctionSignal
 
 MIN_LINES = 3  # one-liners carry too little signal to score or to mutate meaningfully
 MAX_LINES = 200  # giants would dominate the token budget of a calibration run

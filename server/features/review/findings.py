@@ -1,7 +1,7 @@
 """Token-level bug findings: a slot where the model much prefers a confusable replacement.
 
 The review signals graph scores, for every operator, small integer and reused name, up to 12
-confusable alternatives under the LM with left context only (`review_signals.py`). Here those
+confusable alternatives under the LM with left context only (`signals.py`). Here those
 margins become findings: a slot is a *candidate* when its left-context margin passes a low
 prefilter; the few best candidates of a function are then re-scored with right context too
 (the LM's surprisal of the function up to the end of the next line with the replacement
@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from devassist.server.features.review_signals import FunctionSignal
+from devassist.server.features.review.signals import FunctionSignal
 
 CODE_BUG = "likely-bug"
 PREFILTER_MARGIN = 0.0  # left-context margin (nats) a slot needs before it is re-scored with right context
