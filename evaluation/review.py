@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
+from devassist.evaluation.review_benchmark import benchmark, describe
 from devassist.training.review.data import mean_surprisal, pairwise_accuracy, separation
 
 EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/corpus --json      # the corpus test split
   devassist evaluate review --bundle models/default --source ~/src/myproject --max-functions 300
   devassist evaluate review --bundle models/default --source runs/heldout-clean --no-baselines --no-benchmark
+  devassist evaluate review --bundle models/default --source runs/heldout-clean --benchmark-only --runs 5
 """
 THRESHOLD = 99.0
 
@@ -155,43 +154,26 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
     return out
 
 
-def benchmark(feature, files: list[str], lines: int = 2000, runs: int = 3) -> dict:
-    """Median time to fully score a file of `lines` lines made of real files, after a warm-up, cache cleared."""
-    from devassist.server.settings import ReviewSettings
+def benchmark_source(bundle, lm, signals, model, source: Path, split: str = "test", runs: int = 5) -> dict:
+    """The 2,000-line timing on files of `source` (its `split` for a corpus)."""
+    from devassist.server.features.review import ReviewFeature
+    from devassist.training.review.data import is_corpus, iter_files
 
-    text_lines: list[str] = []
-    for t in files:
-        text_lines.extend(t.split("\n"))
-        if len(text_lines) >= lines:
-            break
-    text = "\n".join(text_lines[:lines])
-    settings = ReviewSettings()
-    feature.review(text, settings, budget_s=120)
-    times, report = [], None
-    for _ in range(runs):
-        feature.forget()  # a cold review: the per-function cache would make repeats free
-        report = feature.review(text, settings, budget_s=120)
-        times.append(report.elapsed_s)
-    import onnxruntime
-
-    return {"lines": min(lines, len(text_lines)), "bytes": len(text.encode()), "functions": report.functions,
-            "scored": report.scored, "complete": report.complete, "median_s": statistics.median(times),
-            "times_s": [round(t, 3) for t in times], "onnxruntime": onnxruntime.__version__,
-            "threads": os.environ.get("DEVASSIST_THREADS", "default"), "cpus": len(os.sched_getaffinity(0)),
-            "machine": platform.processor() or platform.machine()}
+    corpus = is_corpus(source)
+    texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
+    return benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts, runs=runs)
 
 
 def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions: int = 1000, max_train: int = 3000,
              seed: int = 0, bench: bool = True, baselines: bool = True) -> dict:
     """Run the whole evaluation; returns the JSON-ready result."""
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review import ReviewFeature
     from devassist.server.features.review.findings import bundle_threshold
     from devassist.server.features.review.model import ReviewModel
     from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
     from devassist.training.review.mutations import mutate
-    from devassist.training.review.data import compute_signals, is_corpus, iter_files, load_functions
+    from devassist.training.review.data import compute_signals, is_corpus, load_functions
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
@@ -224,10 +206,23 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     if baselines:
         out.update(_ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines))
     if bench:
-        texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
-        out["benchmark_2000_lines"] = benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts)
+        out["benchmark_2000_lines"] = benchmark_source(bundle, lm, signals, model, source, split)
     out["wall_time_s"] = round(time.time() - start, 1)
     return out
+
+
+def benchmark_only(bundle_dir: Path, source: Path, split: str = "test", runs: int = 5) -> dict:
+    """Just the 2,000-line timing, with the bundle's own sessions as the server builds them."""
+    from devassist.server.bundle import load_bundle
+    from devassist.server.features.review.model import ReviewModel
+    from devassist.server.features.review.signals import BundleSignals
+    from devassist.server.runtime.lm import LanguageModel
+
+    bundle = load_bundle(bundle_dir)
+    lm = LanguageModel(bundle, prefer_gpu=False)
+    signals, model = BundleSignals(bundle, lm), ReviewModel.from_bundle(bundle)
+    return {"bundle": str(bundle_dir), "source": str(source),
+            "benchmark_2000_lines": benchmark_source(bundle, lm, signals, model, source, split, runs)}
 
 
 def _ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines) -> dict:
@@ -293,7 +288,9 @@ def _findings_table(f: dict) -> list[str]:
 
 
 def _table(out: dict) -> str:
-    rows = _findings_table(out["findings"])
+    rows = _findings_table(out["findings"]) if "findings" in out else []
+    if "benchmark_2000_lines" in out:
+        rows.append(describe(out["benchmark_2000_lines"]))
     if "scores" not in out:
         return "\n".join(rows)
     rows.append("\nscorer              pairwise  AUROC   AP      (overall, n=%d pairs)" % out["pairs"])
@@ -308,9 +305,6 @@ def _table(out: dict) -> str:
     rows.append(f"\nline localization (all twins, {loc['n']}): top-1 {loc['top1']:.3f}, top-3 {loc['top3']:.3f}")
     rows.append(f"false positives at p>{out['default_threshold']:g}: {out['false_positive_rate']:.4f} "
                 f"({out['false_positives']}/{out['pairs']})")
-    if "benchmark_2000_lines" in out:
-        b = out["benchmark_2000_lines"]
-        rows.append(f"2,000-line file: {b['median_s']:.3f} s median ({b['scored']}/{b['functions']} functions)")
     return "\n".join(rows)
 
 
@@ -325,9 +319,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-train", type=int, default=3000, help="training functions for the baselines")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-benchmark", action="store_true", help="skip the 2,000-line timing")
+    parser.add_argument("--benchmark-only", action="store_true",
+                        help="only the 2,000-line timing (median, p95, coverage, load average)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of the 2,000-line file after one warm-up")
     parser.add_argument("--no-baselines", action="store_true", help="likely-bug findings only (no ranking baselines)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.benchmark_only:
+        out = benchmark_only(args.bundle, args.source, args.split, args.runs)
+        print(json.dumps(out, indent=2) if args.json else _table(out))
+        return 0
     out = evaluate(args.bundle, args.source, args.split, args.max_functions, args.max_train, args.seed, not args.no_benchmark,
                    not args.no_baselines)
     print(json.dumps(out, indent=2) if args.json else _table(out))
