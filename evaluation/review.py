@@ -101,25 +101,25 @@ def linter_hits(name: str, originals: list[str], twins: list[str], lines: list[i
                        for i in range(n)], dtype=bool)
 
 
-def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_sig, twin_sig, lines: list[int],
+def bug_findings(candidates: dict, originals: list[str], twins: list[str], lines: list[int],
                  kinds: list[str], threshold: float, detector_weight: float = 0.0) -> dict:
-    """Likely-bug findings at `threshold`: twins flagged on the mutated line and with the right fix
-    (per kind), false alarms per 1,000 lines of the originals, and the linters on the same twins."""
-    from devassist.server.features.review.findings import function_candidates
+    """Likely-bug findings at `threshold` (`candidates`: function text -> its re-scored candidates):
+    twins flagged on the mutated line and with the right fix (per kind), false alarms per 1,000
+    lines of the originals, and the linters on the same twins."""
 
-    def found(text, sig):
-        return function_candidates(signals, sig, text, decode) or []
+    def found(text):
+        return candidates.get(text) or []
 
     clean_lines = sum(t.count("\n") + 1 for t in originals)
     clean = []  # the best margin of each original's line with a candidate (one finding a line)
-    for text, sig in zip(originals, orig_sig):
+    for text in originals:
         best: dict[int, float] = {}
-        for c in found(text, sig):
+        for c in found(text):
             best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.score(detector_weight))
         clean.extend(best.values())
     on_line, right = [], []  # per twin: best margin on the mutated line, and of those that restore the original
-    for orig, twin, sig, line in zip(originals, twins, twin_sig, lines):
-        hits = [c for c in found(twin, sig) if c.line(twin) == line]
+    for orig, twin, line in zip(originals, twins, lines):
+        hits = [c for c in found(twin) if c.line(twin) == line]
         on_line.append(max((c.score(detector_weight) for c in hits), default=-np.inf))
         right.append(max((c.score(detector_weight) for c in hits if c.fixed(twin) == orig), default=-np.inf))
     clean_a, on_line_a, right_a, karr = np.asarray(clean), np.asarray(on_line), np.asarray(right), np.asarray(kinds)
@@ -161,6 +161,7 @@ def benchmark_source(bundle, lm, signals, model, source: Path, split: str = "tes
 
     corpus = is_corpus(source)
     texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
+    signals.keep_past = bool(signals.present_names)  # as the server's review runs
     return benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts, runs=runs)
 
 
@@ -168,7 +169,7 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
              seed: int = 0, bench: bool = True, baselines: bool = True) -> dict:
     """Run the whole evaluation; returns the JSON-ready result."""
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review.findings import bundle_threshold
+    from devassist.server.features.review.findings import bundle_threshold, function_candidates
     from devassist.server.features.review.model import ReviewModel
     from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
@@ -187,16 +188,22 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     if not cases:
         raise SystemExit(f"{source}: no function could be mutated")
     kinds = [m.kind for _, m in cases]
-    orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals")
-    twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins")
+    candidates: dict[str, list] = {}
+
+    def find(texts, sigs):  # right after each chunk, as the server does per function (KV caches still there)
+        if model.detector is not None:  # token logits on the signals, as the server's score leaves them
+            model.detect(sigs)
+        for text, sig in zip(texts, sigs):
+            candidates[text] = function_candidates(signals, sig, text, lambda i: lm.tokenizer.decode([i])) or []
+
+    signals.keep_past = bool(signals.present_names)
+    orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals", each=find)
+    twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins", each=find)
+    signals.keep_past = False
     lines = [m.line for _, m in cases]
     threshold, record = bundle_threshold(bundle)
-    if model.detector is not None:  # token logits on the signals, as the server's score leaves them
-        model.detect(orig_sig)
-        model.detect(twin_sig)
-    findings = bug_findings(signals, lambda i: lm.tokenizer.decode([i]), [f.text for f, _ in cases],
-                            [m.mutated for _, m in cases], orig_sig, twin_sig, lines, kinds, threshold,
-                            float(record.get("detector_weight", 0.0)))
+    findings = bug_findings(candidates, [f.text for f, _ in cases], [m.mutated for _, m in cases], lines, kinds,
+                            threshold, float(record.get("detector_weight", 0.0)))
     out = {
         "bundle": str(bundle_dir), "source": str(source), "split": split if corpus else "all",
         "functions": len(funcs), "pairs": len(cases),
@@ -220,7 +227,7 @@ def benchmark_only(bundle_dir: Path, source: Path, split: str = "test", runs: in
 
     bundle = load_bundle(bundle_dir)
     lm = LanguageModel(bundle, prefer_gpu=False)
-    signals, model = BundleSignals(bundle, lm), ReviewModel.from_bundle(bundle)
+    signals, model = BundleSignals(bundle, lm, keep_past=True), ReviewModel.from_bundle(bundle)
     return {"bundle": str(bundle_dir), "source": str(source),
             "benchmark_2000_lines": benchmark_source(bundle, lm, signals, model, source, split, runs)}
 

@@ -43,7 +43,7 @@ class FindingScorer:
         from devassist.server.features.review.model import ReviewModel
 
         lm = LanguageModel(bundle, prefer_gpu=False)
-        self.signals = BundleSignals(bundle, lm)
+        self.signals = BundleSignals(bundle, lm, keep_past=True)
         self.model = ReviewModel.from_bundle(bundle)
         self.tokenizer = lm.tokenizer
 
@@ -88,6 +88,24 @@ def twin_rates(muts, twin_found, threshold: float, detector_weight: float) -> tu
     return flagged / max(len(muts), 1), fixed / max(len(muts), 1)
 
 
+def _keep_kv_cache(bundle, bundle_dir: Path, out: Path | None) -> bool:
+    """Give an older bundle's signals graph its KV-cache outputs (weights and other outputs
+    unchanged; `export/review.py: expose_present`), written to `out` or in place and sealed."""
+    from devassist.export.bundle import add_component
+    from devassist.export.review import expose_present
+
+    name = bundle.component("review").get("signals")
+    if not name:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        upgraded = Path(tmp) / Path(name).name
+        if not expose_present(Path(bundle.path(name)), upgraded):
+            return False
+        log(f"{name}: KV-cache outputs added (weights unchanged)")
+        add_component(Path(bundle_dir), "review", dict(bundle.component("review")), files={name: upgraded}, out_dir=out)
+    return True
+
+
 def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, per_kloc: float = 1.0,
                        max_functions: int | None = None, max_twins: int = 300, seed: int = 0) -> dict:
     """Choose the threshold on the validation split, measure it on synthetic bugs, ship it."""
@@ -99,6 +117,9 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
+    if _keep_kv_cache(bundle, bundle_dir, out):  # the re-scoring reads the KV cache; the calibration must see it
+        bundle_dir, out = (out or bundle_dir), None
+        bundle = load_bundle(bundle_dir)
     scorer = FindingScorer(bundle)
     valid = load_functions(source, ("valid",), max_functions, seed)
     texts = [f.text for f in valid]

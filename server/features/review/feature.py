@@ -159,7 +159,7 @@ class ReviewFeature:
     def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None,
                  background: bool = False):
         # `background`: the server's review yields the cores to completions (no spinning threads)
-        self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background)
+        self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background, keep_past=True)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
         self.finding_threshold, record = bundle_threshold(bundle)

@@ -170,12 +170,24 @@ def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
 
 
 def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
-            surprisal_of: Callable[[list[str]], list[float | None]]) -> list[TokenCandidate]:
+            surprisal_of: Callable[[list[str]], list[float | None]],
+            suffix_margin: Callable[[FunctionSignal, str, str], float | None] | None = None) -> list[TokenCandidate]:
     """Fill each candidate's margin with right context: the summed surprisal of the function up
-    to the end of the next line as written minus with the replacement (`surprisal_of` runs the
-    LM on the rewritten prefix only; the written one is already scored). Dropped if not reached."""
+    to the end of the next line as written minus with the replacement. `suffix_margin` (the
+    signals' KV-cache path) runs both only from the slot on; otherwise `surprisal_of` runs the
+    LM on the whole rewritten prefix (the written one is already scored). Dropped if not reached."""
     if not candidates or sig.token_surprisal is None or sig.token_offsets is None:
         return []
+    if suffix_margin is not None and sig.past:
+        rest = []
+        for c in candidates:
+            cut = _cut(text, c.start)
+            c.margin = suffix_margin(sig, text[:cut], c.fixed(text)[: cut + len(c.replacement) - len(c.written)])
+            if c.margin is None:
+                c.margin = float("nan")
+                rest.append(c)
+        kept = {id(c) for c in rescore(rest, text, sig, surprisal_of)}
+        return [c for c in candidates if not np.isnan(c.margin) or id(c) in kept]
     ends = np.asarray([b for _, b in sig.token_offsets[: len(sig.token_surprisal)]], dtype=np.int64)
     cuts = [_cut(text, c.start) for c in candidates]
     totals = surprisal_of([c.fixed(text)[: cut + len(c.replacement) - len(c.written)]
@@ -210,7 +222,8 @@ def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callabl
         got = signals.analyze(texts, deadline=deadline, is_cancelled=is_cancelled)
         return [None if g is None else float(np.sum(g.token_surprisal)) for g in got]
 
-    found = rescore(best, text, sig, surprisal_of)
+    found = rescore(best, text, sig, surprisal_of, getattr(signals, "suffix_margin", None))
+    sig.past = None  # the KV cache served its purpose; a kept signal should not hold megabytes
     if sig.detector_logits is not None:  # the review score ran the detector on this signal already
         for c in found:
             c.detector = float(sig.detector_logits[c.token]) if 0 <= c.token < len(sig.detector_logits) else 0.0
