@@ -102,40 +102,43 @@ def linter_hits(name: str, originals: list[str], twins: list[str], lines: list[i
 
 
 def bug_findings(candidates: dict, originals: list[str], twins: list[str], lines: list[int],
-                 kinds: list[str], threshold: float, detector_weight: float = 0.0) -> dict:
-    """Likely-bug findings at `threshold` (`candidates`: function text -> its re-scored candidates):
-    twins flagged on the mutated line and with the right fix (per kind), false alarms per 1,000
-    lines of the originals, and the linters on the same twins."""
+                 kinds: list[str], threshold: float, detector_weight: float = 0.0, record: dict | None = None) -> dict:
+    """Likely-bug findings at the bundle's thresholds (`threshold`, or per candidate kind in
+    `record`; `candidates`: function text -> its re-scored candidates): twins flagged on the
+    mutated line and with the right fix (per kind), false alarms per 1,000 lines of the
+    originals, a sweep of `review.findingThresholdShift`, and the linters on the same twins."""
+    from devassist.server.features.review.findings import kind_threshold
 
-    def found(text):
-        return candidates.get(text) or []
+    def excess(c):  # how far a candidate is over its kind's threshold (a finding when > the shift, 0 by default)
+        return c.score(detector_weight) - kind_threshold(record or {}, c.kind, threshold)
 
     clean_lines = sum(t.count("\n") + 1 for t in originals)
-    clean = []  # the best margin of each original's line with a candidate (one finding a line)
+    clean = []  # the best excess of each original's line with a candidate (one finding a line)
     for text in originals:
         best: dict[int, float] = {}
-        for c in found(text):
-            best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.score(detector_weight))
+        for c in candidates.get(text) or []:
+            best[c.line(text)] = max(best.get(c.line(text), -np.inf), excess(c))
         clean.extend(best.values())
-    on_line, right = [], []  # per twin: best margin on the mutated line, and of those that restore the original
+    on_line, right = [], []  # per twin: best excess on the mutated line, and of those that restore the original
     for orig, twin, line in zip(originals, twins, lines):
-        hits = [c for c in found(twin) if c.line(twin) == line]
-        on_line.append(max((c.score(detector_weight) for c in hits), default=-np.inf))
-        right.append(max((c.score(detector_weight) for c in hits if c.fixed(twin) == orig), default=-np.inf))
+        hits = [c for c in candidates.get(twin) or [] if c.line(twin) == line]
+        on_line.append(max((excess(c) for c in hits), default=-np.inf))
+        right.append(max((excess(c) for c in hits if c.fixed(twin) == orig), default=-np.inf))
     clean_a, on_line_a, right_a, karr = np.asarray(clean), np.asarray(on_line), np.asarray(right), np.asarray(kinds)
-    flagged_a, fixed_a = on_line_a > threshold, right_a > threshold
-    false_alarms = int(np.sum(clean_a > threshold))
+    flagged_a, fixed_a = on_line_a > 0, right_a > 0
+    false_alarms = int(np.sum(clean_a > 0))
 
     def rates(m):
         n = int(m.sum())
         return {"n": n, "flagged_on_line": float(flagged_a[m].mean()) if n else float("nan"),
                 "right_fix": float(fixed_a[m].mean()) if n else float("nan")}
 
-    sweep = [{"threshold": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
+    sweep = [{"shift": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
               "right_fix": round(float(np.mean(right_a > t)), 4),
               "false_alarms_per_kloc": round(1000.0 * float(np.sum(clean_a > t)) / max(clean_lines, 1), 2)}
-             for t in (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)]
-    out = {"threshold": threshold, "detector_weight": detector_weight, "overall": rates(np.ones(len(kinds), bool)),
+             for t in (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0)]
+    out = {"threshold": threshold, "thresholds": (record or {}).get("thresholds", {}), "detector_weight": detector_weight,
+           "overall": rates(np.ones(len(kinds), bool)),
            "per_kind": {k: rates(karr == k) for k in sorted(set(kinds))},
            "right_fix_of_flagged": float(fixed_a[flagged_a].mean()) if flagged_a.any() else float("nan"),
            "clean_lines": clean_lines, "false_alarms": false_alarms,
@@ -203,7 +206,7 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     lines = [m.line for _, m in cases]
     threshold, record = bundle_threshold(bundle)
     findings = bug_findings(candidates, [f.text for f, _ in cases], [m.mutated for _, m in cases], lines, kinds,
-                            threshold, float(record.get("detector_weight", 0.0)))
+                            threshold, float(record.get("detector_weight", 0.0)), record)
     out = {
         "bundle": str(bundle_dir), "source": str(source), "split": split if corpus else "all",
         "functions": len(funcs), "pairs": len(cases),
@@ -286,8 +289,8 @@ def _findings_table(f: dict) -> list[str]:
             f"false alarms {f['false_alarms_per_kloc']:.2f} per 1,000 clean lines ({f['false_alarms']}/{f['clean_lines']})"]
     for k, v in f["per_kind"].items():
         rows.append(f"  {k:<20} flagged {v['flagged_on_line']:.3f}  right fix {v['right_fix']:.3f}  (n={v['n']})")
-    rows.append("threshold sweep (flagged on line / right fix / false alarms per 1,000 lines): " + "; ".join(
-        f"{r['threshold']:g}: {r['flagged_on_line']:.3f}/{r['right_fix']:.3f}/{r['false_alarms_per_kloc']:.1f}" for r in f["sweep"]))
+    rows.append("findingThresholdShift sweep (flagged on line / right fix / false alarms per 1,000 lines): " + "; ".join(
+        f"{r['shift']:g}: {r['flagged_on_line']:.3f}/{r['right_fix']:.3f}/{r['false_alarms_per_kloc']:.1f}" for r in f["sweep"]))
     for name, v in f["linters"].items():
         rows.append(f"{name}: " + (v if isinstance(v, str) else f"{v['flagged_on_line']:.3f} flagged on the mutated line"))
     rows.append(f"either linter: {f['flagged_by_either_linter']:.3f}; devassist and neither linter: {f['devassist_only']:.3f}")

@@ -104,6 +104,17 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
         np.testing.assert_array_equal(together.token_surprisal, alone.token_surprisal)
         np.testing.assert_array_equal(together.embedding, alone.embedding)
 
+    # The findings re-score a rewrite from its first changed token on, over the function's own KV
+    # cache: in fp32 that is the difference of the two prefixes' summed surprisal, run whole.
+    exact = BundleSignals(src, lm, signals_path=tmp_path / "sigFalse.onnx", keep_past=True)
+    code = "def neg(x):\n    if x > 0:\n        return -x\n    return x * 3\n"
+    [sig] = exact.analyze([code])
+    assert sig.past and BundleSignals(src, lm, signals_path=tmp_path / "sigFalse.onnx").analyze([code])[0].past is None
+    written = code[: code.index("\n", code.index("return -x"))]
+    rewritten = written.replace("x > 0", "x >= 0")
+    whole = [float(g.token_surprisal.sum()) for g in exact.analyze([written, rewritten])]
+    assert abs(exact.suffix_margin(sig, written, rewritten) - (whole[0] - whole[1])) < 1e-2
+
     corpus = _mini_corpus(tmp_path / "corpus")
     out = tmp_path / "bundle"
     assert review_main(["calibrate", "--bundle", str(bundle), "--source", str(corpus), "--out", str(out),

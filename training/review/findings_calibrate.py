@@ -24,6 +24,7 @@ import numpy as np
 EPILOG = """examples:
   devassist review calibrate-findings --bundle models/default --source runs/stdlib
   devassist review calibrate-findings --bundle models/default --source runs/stdlib --per-kloc 2 --out runs/noisier
+  devassist review calibrate-findings --bundle models/default --source runs/stdlib --clean-source runs/tune/werkzeug
 """
 FINDINGS_FILE = "review_findings.json"
 
@@ -78,11 +79,66 @@ def line_margins(texts: list[str], found: list[list], detector_weight: float = 0
     return np.asarray(out, dtype=np.float64)
 
 
-def twin_rates(muts, twin_found, threshold: float, detector_weight: float) -> tuple[float, float]:
+def kind_matrix(texts: list[str], found: list[list], kinds: list[str], detector_weight: float,
+                lines_of: list[int] | None = None) -> np.ndarray:
+    """(items, kinds) best candidate score per kind: one row per clean line that has a candidate
+    (`lines_of` None), or one row per twin over the candidates on its mutated line; -inf for none."""
+    col = {k: i for i, k in enumerate(kinds)}
+    rows = []
+    for n, (text, cands) in enumerate(zip(texts, found)):
+        per_line: dict[int, np.ndarray] = {}
+        for c in cands:
+            line = c.line(text)
+            if lines_of is not None and line != lines_of[n]:
+                continue
+            row = per_line.setdefault(0 if lines_of is not None else line, np.full(len(kinds), -np.inf))
+            row[col[c.kind]] = max(row[col[c.kind]], c.score(detector_weight))
+        if lines_of is not None:
+            rows.append(per_line.get(0, np.full(len(kinds), -np.inf)))
+        else:
+            rows.extend(per_line.values())
+    return np.asarray(rows, dtype=np.float64).reshape(-1, len(kinds))
+
+
+def joint_thresholds(clean: np.ndarray, twins: np.ndarray, allowed: int) -> np.ndarray:
+    """Per-kind thresholds (columns) that flag the most twins while at most `allowed` clean rows
+    have any score over its kind's threshold. Greedy: from "flag nothing", repeatedly lower one
+    kind's threshold to a lower clean score, taking the step with the most twins gained per false
+    alarm spent (a step that costs none first), until no step gains a twin within the budget."""
+    k = clean.shape[1]
+    values = [np.unique(clean[:, j][np.isfinite(clean[:, j])])[::-1] for j in range(k)]  # descending
+    pos = [-1] * k  # -1: +inf (nothing of that kind flagged); i: values[j][i]
+
+    def at(p):
+        return np.asarray([np.inf if p[j] < 0 else values[j][p[j]] for j in range(k)])
+
+    def counts(t):
+        return int(np.any(clean > t, axis=1).sum()), int(np.any(twins > t, axis=1).sum())
+
+    fa, hits = counts(at(pos))
+    while True:
+        best = None
+        for j in range(k):
+            for i in range(pos[j] + 1, len(values[j])):
+                trial = list(pos)
+                trial[j] = i
+                f, h = counts(at(trial))
+                if f > allowed:
+                    break
+                if h > hits:
+                    gain = (h - hits) / max(f - fa, 0.5)
+                    if best is None or gain > best[0]:
+                        best = (gain, trial, f, h)
+        if best is None:
+            return at(pos)
+        _, pos, fa, hits = best
+
+
+def twin_rates(muts, twin_found, thresholds: dict[str, float], detector_weight: float) -> tuple[float, float]:
     """Shares of twins flagged on the mutated line, and with the fix that restores the original."""
     flagged = fixed = 0
     for m, cands in zip(muts, twin_found):
-        hits = [c for c in cands if c.score(detector_weight) > threshold and c.line(m.mutated) == m.line]
+        hits = [c for c in cands if c.score(detector_weight) > thresholds[c.kind] and c.line(m.mutated) == m.line]
         flagged += bool(hits)
         fixed += any(c.fixed(m.mutated) == m.original for c in hits)
     return flagged / max(len(muts), 1), fixed / max(len(muts), 1)
@@ -106,14 +162,20 @@ def _keep_kv_cache(bundle, bundle_dir: Path, out: Path | None) -> bool:
     return True
 
 
+KINDS = ("operator", "number", "name", "drop_not", "add_not", "swap_args")  # TokenCandidate.kind values
+
+
 def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, per_kloc: float = 1.0,
-                       max_functions: int | None = None, max_twins: int = 300, seed: int = 0) -> dict:
-    """Choose the threshold on the validation split, measure it on synthetic bugs, ship it."""
+                       max_functions: int | None = None, max_twins: int = 300, seed: int = 0,
+                       clean_sources: tuple[Path, ...] = (), max_clean_functions: int = 600) -> dict:
+    """Choose per-kind thresholds on the validation split (and `clean_sources`), measure them on
+    synthetic bugs of the same code, ship them."""
     from devassist.export.bundle import add_component
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review.findings import PREFILTER_MARGIN, RESCORED_PER_FUNCTION, threshold_for_rate
-    from devassist.training.review.mutations import mutate
+    from devassist.server.features.review.findings import (PREFILTER_MARGIN, RESCORED_PER_FUNCTION,
+                                                            STRUCTURAL_PER_FUNCTION, threshold_for_rate)
     from devassist.training.review.data import load_functions
+    from devassist.training.review.mutations import mutate
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
@@ -121,32 +183,50 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
         bundle_dir, out = (out or bundle_dir), None
         bundle = load_bundle(bundle_dir)
     scorer = FindingScorer(bundle)
-    valid = load_functions(source, ("valid",), max_functions, seed)
-    texts = [f.text for f in valid]
+    parts = [(str(source) + " (valid)", load_functions(source, ("valid",), max_functions, seed))]
+    parts += [(str(c), load_functions(c, None, max_clean_functions, seed)) for c in clean_sources]
+    texts, muts, sizes = [], [], {}
+    for name, funcs in parts:
+        texts += [f.text for f in funcs]
+        muts += [m for m in (mutate(f.text, f.key) for f in funcs[:max_twins]) if m is not None]
+        sizes[name] = {"functions": len(funcs), "lines": sum(f.text.count("\n") + 1 for f in funcs)}
     lines = sum(t.count("\n") + 1 for t in texts)
-    log(f"validation: {len(valid)} functions, {lines} lines")
+    log(f"clean code: {sizes}; {len(muts)} synthetic bugs")
     clean_found = scorer.candidates(texts, "clean")
-    muts = [m for m in (mutate(f.text, f.key) for f in valid[:max_twins]) if m is not None]
     twin_found = scorer.candidates([m.mutated for m in muts], "twins")
+    allowed = int(np.floor(per_kloc * lines / 1000.0))
     weights = DETECTOR_WEIGHTS if scorer.model.detector is not None else (0.0,)
     grid = {}
     for w in weights:
-        t = threshold_for_rate(line_margins(texts, clean_found, w), lines, per_kloc)
-        grid[w] = (t, *twin_rates(muts, twin_found, t, w))
-    weight = max(weights, key=lambda w: (grid[w][1], grid[w][2], -w))
-    threshold, flagged, fixed = grid[weight]
+        base = threshold_for_rate(line_margins(texts, clean_found, w), lines, per_kloc)
+        clean_m = kind_matrix(texts, clean_found, list(KINDS), w)
+        joint = joint_thresholds(clean_m, kind_matrix([m.mutated for m in muts], twin_found, list(KINDS), w,
+                                                      [m.line for m in muts]), allowed)
+        per_kind = {}
+        for j, k in enumerate(KINDS):  # a kind never lowered: only over every clean score of it
+            seen = clean_m[:, j][np.isfinite(clean_m[:, j])]
+            per_kind[k] = float(joint[j]) if np.isfinite(joint[j]) else (float(seen.max()) if len(seen) else base)
+        grid[w] = (base, per_kind, *twin_rates(muts, twin_found, per_kind, w),
+                   *twin_rates(muts, twin_found, dict.fromkeys(KINDS, base), w))
+    weight = max(weights, key=lambda w: (grid[w][2], grid[w][3], -w))
+    base, per_kind, flagged, fixed, flagged_one, fixed_one = grid[weight]
+    clean_m = kind_matrix(texts, clean_found, list(KINDS), weight)
+    false_alarms = int(np.any(clean_m > np.asarray([per_kind[k] for k in KINDS]), axis=1).sum())
     margins = line_margins(texts, clean_found, weight)
-    false_alarms = int(np.sum(margins > threshold))
     record = {
-        "threshold": round(threshold, 4), "detector_weight": weight, "per_kloc_target": per_kloc, "source": str(source), "split": "valid",
-        "valid_functions": len(valid), "valid_lines": lines, "candidate_lines": int(len(margins)),
+        "threshold": round(base, 4), "thresholds": {k: round(v, 4) for k, v in per_kind.items()},
+        "detector_weight": weight, "per_kloc_target": per_kloc, "source": str(source), "split": "valid",
+        "clean_sources": sizes, "clean_lines": lines, "candidate_lines": int(len(margins)),
         "false_alarms": false_alarms, "false_alarms_per_kloc": round(1000.0 * false_alarms / max(lines, 1), 3),
         "prefilter_margin": PREFILTER_MARGIN, "rescored_per_function": RESCORED_PER_FUNCTION,
+        "rewrites_per_function": STRUCTURAL_PER_FUNCTION,
         "margin_quantiles": {str(q): round(float(np.quantile(margins, q)), 3) for q in (0.5, 0.9, 0.99)}
         if len(margins) else {},
-        "valid_twins": {"n": len(muts), "flagged_on_line": round(flagged, 4), "right_fix": round(fixed, 4)},
-        "detector_weight_grid": {f"{w:g}": {"threshold": round(t, 3), "flagged_on_line": round(f, 4), "right_fix": round(x, 4)}
-                                 for w, (t, f, x) in grid.items()},
+        "twins": {"n": len(muts), "flagged_on_line": round(flagged, 4), "right_fix": round(fixed, 4),
+                  "one_threshold": {"flagged_on_line": round(flagged_one, 4), "right_fix": round(fixed_one, 4)}},
+        "detector_weight_grid": {f"{w:g}": {"threshold": round(g[0], 3), "flagged_on_line": round(g[2], 4),
+                                            "right_fix": round(g[3], 4), "one_threshold_flagged": round(g[4], 4)}
+                                 for w, g in grid.items()},
     }
     description = dict(bundle.component("review"))
     description["findings"] = FINDINGS_FILE
@@ -169,7 +249,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="write a copy of the bundle here (default: in place)")
     parser.add_argument("--per-kloc", type=float, default=1.0, help="false alarms allowed per 1,000 clean lines (default 1)")
     parser.add_argument("--max-functions", type=int, default=None, help="validation functions to read (default all)")
-    parser.add_argument("--max-twins", type=int, default=300, help="synthetic bugs to measure the threshold on")
+    parser.add_argument("--max-twins", type=int, default=300, help="synthetic bugs per source to choose the thresholds on")
+    parser.add_argument("--clean-source", type=Path, action="append", default=[],
+                        help="more clean code (a source tree, every function), repeatable; never the code you report on")
+    parser.add_argument("--max-clean-functions", type=int, default=600, help="functions read from each --clean-source")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     from devassist.training.review.data import is_corpus
@@ -179,7 +262,8 @@ def main(argv: list[str] | None = None) -> int:
               "`devassist corpus --out DIR`", file=sys.stderr)
         return 2
     print(json.dumps(calibrate_findings(args.bundle, args.source, args.out, args.per_kloc, args.max_functions,
-                                        args.max_twins, args.seed), indent=2))
+                                        args.max_twins, args.seed, tuple(args.clean_source),
+                                        args.max_clean_functions), indent=2))
     return 0
 
 

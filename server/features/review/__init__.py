@@ -2,8 +2,8 @@
 
 | module | owns |
 |---|---|
-| `signals` | one pass of `review_signals.onnx` per window: per-token surprisal, hidden states, log-probs of confusables |
-| `findings` | likely-bug candidates (operators, literals, names, `not`, argument order), their re-scoring and threshold, document ranges |
+| `signals`, `confusables` | one pass of `review_signals.onnx` per window: per-token surprisal, hidden states, log-probs of confusables |
+| `findings`, `rewrites` | likely-bug candidates (operators, literals, names; `not` dropped or added, arguments swapped), their re-scoring from the slot on and per-kind thresholds, document ranges |
 | `model` | the function score (surprisal residual + VAE + detector), its percentile, the line ranking |
 | `feature` | `ReviewFeature`: document -> findings and diagnostics, the per-function cache, quick fixes and suppression |
 | `scheduler` | the worker thread: visible functions first, cancellation on a newer version, "reviewed N of M" |

@@ -23,7 +23,7 @@ import numpy as np
 from lsprotocol import types as lsp
 
 from devassist.server.features.review.findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
-                                                        function_candidates)
+                                                        function_candidates, kind_threshold)
 from devassist.server.features.review.model import ReviewModel
 from devassist.server.features.review.signals import BundleSignals, FunctionSignals, ReviewCancelled
 from devassist.server.parsing import definitions
@@ -163,6 +163,7 @@ class ReviewFeature:
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
         self.finding_threshold, record = bundle_threshold(bundle)
+        self.finding_record = record  # per-kind thresholds, when calibrated so
         self.detector_weight = float(record.get("detector_weight", 0.0))
         tokenizer = getattr(self.signals, "tokenizer", None)
         self._decode = (lambda i: tokenizer.decode([i])) if tokenizer is not None else None
@@ -236,7 +237,7 @@ class ReviewFeature:
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")
         bugs = self._bug_findings(scored, doc_lines, self.finding_threshold + settings.finding_threshold_shift,
-                                  self.detector_weight)
+                                  self.detector_weight, self.finding_record)
         flagged = []
         for (unit, res), p in zip(scored, pct):
             if p <= settings.threshold or not settings.unusual_functions:
@@ -262,12 +263,14 @@ class ReviewFeature:
 
     @staticmethod
     def _bug_findings(scored: list[tuple[FunctionUnit, ScoredUnit]], doc_lines: list[str],
-                      threshold: float, detector_weight: float = 0.0) -> list[Finding]:
-        """CODE_BUG findings: the candidates whose score passes `threshold`, one per line."""
+                      threshold: float, detector_weight: float = 0.0, record: dict | None = None) -> list[Finding]:
+        """CODE_BUG findings: the candidates whose score passes `threshold` (moved by the record's
+        per-kind threshold, if any), one per line."""
         out, lines = [], set()
+        base = float(record["threshold"]) if record and "threshold" in record else threshold
         for unit, res in scored:
             for c in res.candidates:
-                if not c.score(detector_weight) > threshold:
+                if not c.score(detector_weight) > kind_threshold(record or {}, c.kind, base) + threshold - base:
                     continue
                 rng = document_range(doc_lines, unit.text, unit.start_line, c.start, c.end)
                 if rng[0][0] in lines or SUPPRESS_RE.search(doc_lines[rng[0][0]]):

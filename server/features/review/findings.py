@@ -23,6 +23,7 @@ from typing import Callable
 
 import numpy as np
 
+from devassist.server.features.review.rewrites import DROP_NOT, SWAP_ARGS, span_tokens, structural_rewrites
 from devassist.server.features.review.signals import FunctionSignal
 
 CODE_BUG = "likely-bug"
@@ -31,6 +32,7 @@ RESCORED_PER_FUNCTION = 2  # candidates per function re-scored with right contex
 # Which candidates are re-scored: the best by left margin + this * the detector's token logit (the
 # weight calibrate-findings chose for the score on 2026-12-02; fixed, so calibration sees what serving does).
 RANK_DETECTOR_WEIGHT = 4.0
+STRUCTURAL_PER_FUNCTION = 1  # `not` and argument-order rewrites re-scored per function (best detector logit)
 RIGHT_CONTEXT_LINES = 1  # lines after the slot's own line that the re-scoring reads (cost grows with them)
 DEFAULT_THRESHOLD = 4.0  # full-context margin (nats); the bundle's calibration overrides it
 
@@ -45,7 +47,7 @@ class TokenCandidate:
     end: int
     written: str
     replacement: str
-    kind: str  # "operator", "number" or "name"
+    kind: str  # "operator", "number", "name", or a rewrite: "drop_not", "add_not", "swap_args"
     left_margin: float  # log p(replacement) - log p(written), left context only (nats)
     margin: float = float("nan")  # the same with right context, once re-scored
     token: int = -1  # index of the slot's token in the function's signal
@@ -61,6 +63,11 @@ class TokenCandidate:
 
     def message(self) -> str:
         """What the editor says, in plain words."""
+        if self.kind == SWAP_ARGS:
+            return (f"The arguments `{self.written}` look swapped; `{self.replacement}` is the order this code "
+                    f"usually has")
+        if self.kind == DROP_NOT:
+            return f"`{self.written}` here looks unusual; this code usually has `{self.replacement}` without the `not`"
         if self.kind == "name":
             return (f"`{self.written}` here looks unusual; `{self.replacement}` is the name this code "
                     f"usually has in this place")
@@ -159,6 +166,23 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
     return out
 
 
+def rewrite_candidates(sig: FunctionSignal, text: str, keep: int = STRUCTURAL_PER_FUNCTION) -> list[TokenCandidate]:
+    """The `keep` rewrites of a function (`rewrites.py`: `not` dropped or added, arguments
+    exchanged) where the bug detector's largest token logit over the span is highest; none
+    without detector logits (nothing cheap would rank them)."""
+    if sig.detector_logits is None or sig.token_offsets is None or keep <= 0:
+        return []
+    logits = np.asarray(sig.detector_logits, dtype=np.float64)
+    ranked = []
+    for kind, a, b, replacement in structural_rewrites(text):
+        idx = span_tokens(sig.token_offsets[: len(logits)], a, b)
+        if len(idx):
+            j = int(idx[np.argmax(logits[idx])])
+            ranked.append((logits[j], TokenCandidate(a, b, text[a:b], replacement, kind, float("nan"), token=j)))
+    ranked.sort(key=lambda r: -r[0])
+    return [c for _, c in ranked if _parses(c.fixed(text))][:keep]
+
+
 def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
     """Where the right context of a slot ends: after its line and `lines_after` more (or the text's end)."""
     cut = start
@@ -217,6 +241,7 @@ def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callabl
     """The `keep` best candidates of one function, re-scored with the whole function as context by
     `signals` (a `FunctionSignals`); None when the deadline cut the re-scoring short."""
     best = [c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))][:keep]
+    best += rewrite_candidates(sig, text)
 
     def surprisal_of(texts: list[str]) -> list[float | None]:
         got = signals.analyze(texts, deadline=deadline, is_cancelled=is_cancelled)
@@ -238,6 +263,11 @@ def threshold_for_rate(margins: np.ndarray, lines: int, per_kloc: float) -> floa
     if allowed >= len(ranked):
         return float(ranked[-1]) - 1e-6 if len(ranked) else 0.0
     return float(ranked[allowed])
+
+
+def kind_threshold(record: dict, kind: str, default: float) -> float:
+    """The calibrated threshold of one candidate kind (`thresholds` in the record), else `default`."""
+    return float(record.get("thresholds", {}).get(kind, default))
 
 
 def bundle_threshold(bundle) -> tuple[float, dict]:
