@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import bisect
 import io
+import itertools
 import keyword
 import tokenize
 from dataclasses import dataclass
@@ -180,7 +181,7 @@ def rewrite_candidates(sig: FunctionSignal, text: str, keep: int = STRUCTURAL_PE
             j = int(idx[np.argmax(logits[idx])])
             ranked.append((logits[j], TokenCandidate(a, b, text[a:b], replacement, kind, float("nan"), token=j)))
     ranked.sort(key=lambda r: -r[0])
-    return [c for _, c in ranked if _parses(c.fixed(text))][:keep]
+    return list(itertools.islice((c for _, c in ranked if _parses(c.fixed(text))), keep))  # parse only what is kept
 
 
 def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
@@ -240,7 +241,7 @@ def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callabl
                         keep: int = RESCORED_PER_FUNCTION) -> list[TokenCandidate] | None:
     """The `keep` best candidates of one function, re-scored with the whole function as context by
     `signals` (a `FunctionSignals`); None when the deadline cut the re-scoring short."""
-    best = [c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))][:keep]
+    best = list(itertools.islice((c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))), keep))
     best += rewrite_candidates(sig, text)
 
     def surprisal_of(texts: list[str]) -> list[float | None]:

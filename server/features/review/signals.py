@@ -228,7 +228,8 @@ class BundleSignals:
     def analyze(self, texts: list[str], deadline: float | None = None,
                 is_cancelled: Callable[[], bool] | None = None) -> list[FunctionSignal | None]:
         """Embedding and per-line surprisal of each text; None for those past the deadline."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encodings = (self.tokenizer.encode_batch(list(texts), add_special_tokens=False) if len(texts) > 1
+                     else [self.tokenizer.encode(t, add_special_tokens=False) for t in texts])
         prefix = [self.bos] if self.bos is not None else []
         seqs = [prefix + list(enc.ids) for enc in encodings]
         alternatives = [self.confusables.alternatives(ids) for ids in seqs]  # for the token at each index
@@ -308,7 +309,8 @@ class BundleSignals:
         cache or the prefix's tokens are not the function's."""
         if not sig.past or sig.token_ids is None or self.bos is None:
             return None
-        w, r = ([self.bos] + enc.ids for enc in self.tokenizer.encode_batch([written, rewritten], add_special_tokens=False))
+        # one text at a time: encode_batch's thread pool costs more than two short texts (7 ms a call at load)
+        w, r = ([self.bos] + self.tokenizer.encode(t, add_special_tokens=False).ids for t in (written, rewritten))
         seq = np.concatenate([[self.bos], sig.token_ids])
         p = next((k for k, (x, y) in enumerate(zip(w, r)) if x != y), min(len(w), len(r)))
         if p < 1 or p > len(seq) or not np.array_equal(np.asarray(w[:p]), seq[:p]):
