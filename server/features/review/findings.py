@@ -24,7 +24,8 @@ from typing import Callable
 
 import numpy as np
 
-from devassist.server.features.review.rewrites import DROP_NOT, SWAP_ARGS, span_tokens, structural_rewrites
+from devassist.server.features.review.rewrites import (DROP_NOT, REWRITE_KINDS, SWAP_ARGS, span_tokens,
+                                                        structural_rewrites)
 from devassist.server.features.review.signals import FunctionSignal
 
 CODE_BUG = "likely-bug"
@@ -267,8 +268,13 @@ def threshold_for_rate(margins: np.ndarray, lines: int, per_kloc: float) -> floa
 
 
 def kind_threshold(record: dict, kind: str, default: float) -> float:
-    """The calibrated threshold of one candidate kind (`thresholds` in the record), else `default`."""
-    return float(record.get("thresholds", {}).get(kind, default))
+    """The calibrated threshold of one candidate kind (`thresholds` in the record), else `default`;
+    a rewrite (`not`, argument order) without its own is never a finding: removing a token lowers
+    the summed surprisal by itself and adding one raises it, so only a threshold of its own is fair."""
+    thresholds = record.get("thresholds", {})
+    if kind not in thresholds and kind in REWRITE_KINDS:
+        return float("inf")
+    return float(thresholds.get(kind, default))
 
 
 def bundle_threshold(bundle) -> tuple[float, dict]:

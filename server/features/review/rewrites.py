@@ -14,6 +14,7 @@ import ast
 import numpy as np
 
 DROP_NOT, ADD_NOT, SWAP_ARGS = "drop_not", "add_not", "swap_args"
+REWRITE_KINDS = frozenset({DROP_NOT, ADD_NOT, SWAP_ARGS})
 _SIMPLE = (ast.Name, ast.Call, ast.Attribute, ast.Subscript, ast.Constant)
 
 
