@@ -1,6 +1,6 @@
 """`devassist evaluate review`: does review find injected bugs, and rank buggy twins above their originals?
 
-Each function under --source gets one buggy twin (`training/mutations.py`). Every scorer is
+Each function under --source gets one buggy twin (`training/review/mutations.py`). Every scorer is
 run on the same embeddings and the same cases: the shipped score, the VAE alone, a plain
 autoencoder of the same size, an Isolation Forest and mean LM surprisal (and the bug detector
 alone, when the bundle ships one). Reported per mutation
@@ -17,9 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,12 +25,14 @@ from pathlib import Path
 
 import numpy as np
 
-from devassist.training.review_data import mean_surprisal, pairwise_accuracy, separation
+from devassist.evaluation.review_benchmark import benchmark, describe
+from devassist.training.review.data import mean_surprisal, pairwise_accuracy, separation
 
 EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/corpus --json      # the corpus test split
   devassist evaluate review --bundle models/default --source ~/src/myproject --max-functions 300
   devassist evaluate review --bundle models/default --source runs/heldout-clean --no-baselines --no-benchmark
+  devassist evaluate review --bundle models/default --source runs/heldout-clean --benchmark-only --runs 5
 """
 THRESHOLD = 99.0
 
@@ -102,41 +101,44 @@ def linter_hits(name: str, originals: list[str], twins: list[str], lines: list[i
                        for i in range(n)], dtype=bool)
 
 
-def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_sig, twin_sig, lines: list[int],
-                 kinds: list[str], threshold: float, detector_weight: float = 0.0) -> dict:
-    """Likely-bug findings at `threshold`: twins flagged on the mutated line and with the right fix
-    (per kind), false alarms per 1,000 lines of the originals, and the linters on the same twins."""
-    from devassist.server.features.review_findings import function_candidates
+def bug_findings(candidates: dict, originals: list[str], twins: list[str], lines: list[int],
+                 kinds: list[str], threshold: float, detector_weight: float = 0.0, record: dict | None = None) -> dict:
+    """Likely-bug findings at the bundle's thresholds (`threshold`, or per candidate kind in
+    `record`; `candidates`: function text -> its re-scored candidates): twins flagged on the
+    mutated line and with the right fix (per kind), false alarms per 1,000 lines of the
+    originals, a sweep of `review.findingThresholdShift`, and the linters on the same twins."""
+    from devassist.server.features.review.findings import kind_threshold
 
-    def found(text, sig):
-        return function_candidates(signals, sig, text, decode) or []
+    def excess(c):  # how far a candidate is over its kind's threshold (a finding when > the shift, 0 by default)
+        return c.score(detector_weight) - kind_threshold(record or {}, c.kind, threshold)
 
     clean_lines = sum(t.count("\n") + 1 for t in originals)
-    clean = []  # the best margin of each original's line with a candidate (one finding a line)
-    for text, sig in zip(originals, orig_sig):
+    clean = []  # the best excess of each original's line with a candidate (one finding a line)
+    for text in originals:
         best: dict[int, float] = {}
-        for c in found(text, sig):
-            best[c.line(text)] = max(best.get(c.line(text), -np.inf), c.score(detector_weight))
+        for c in candidates.get(text) or []:
+            best[c.line(text)] = max(best.get(c.line(text), -np.inf), excess(c))
         clean.extend(best.values())
-    on_line, right = [], []  # per twin: best margin on the mutated line, and of those that restore the original
-    for orig, twin, sig, line in zip(originals, twins, twin_sig, lines):
-        hits = [c for c in found(twin, sig) if c.line(twin) == line]
-        on_line.append(max((c.score(detector_weight) for c in hits), default=-np.inf))
-        right.append(max((c.score(detector_weight) for c in hits if c.fixed(twin) == orig), default=-np.inf))
+    on_line, right = [], []  # per twin: best excess on the mutated line, and of those that restore the original
+    for orig, twin, line in zip(originals, twins, lines):
+        hits = [c for c in candidates.get(twin) or [] if c.line(twin) == line]
+        on_line.append(max((excess(c) for c in hits), default=-np.inf))
+        right.append(max((excess(c) for c in hits if c.fixed(twin) == orig), default=-np.inf))
     clean_a, on_line_a, right_a, karr = np.asarray(clean), np.asarray(on_line), np.asarray(right), np.asarray(kinds)
-    flagged_a, fixed_a = on_line_a > threshold, right_a > threshold
-    false_alarms = int(np.sum(clean_a > threshold))
+    flagged_a, fixed_a = on_line_a > 0, right_a > 0
+    false_alarms = int(np.sum(clean_a > 0))
 
     def rates(m):
         n = int(m.sum())
         return {"n": n, "flagged_on_line": float(flagged_a[m].mean()) if n else float("nan"),
                 "right_fix": float(fixed_a[m].mean()) if n else float("nan")}
 
-    sweep = [{"threshold": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
+    sweep = [{"shift": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
               "right_fix": round(float(np.mean(right_a > t)), 4),
               "false_alarms_per_kloc": round(1000.0 * float(np.sum(clean_a > t)) / max(clean_lines, 1), 2)}
-             for t in (0.0, 2.0, 4.0, 6.0, 8.0, 10.0, 12.0)]
-    out = {"threshold": threshold, "detector_weight": detector_weight, "overall": rates(np.ones(len(kinds), bool)),
+             for t in (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0)]
+    out = {"threshold": threshold, "thresholds": (record or {}).get("thresholds", {}), "detector_weight": detector_weight,
+           "overall": rates(np.ones(len(kinds), bool)),
            "per_kind": {k: rates(karr == k) for k in sorted(set(kinds))},
            "right_fix_of_flagged": float(fixed_a[flagged_a].mean()) if flagged_a.any() else float("nan"),
            "clean_lines": clean_lines, "false_alarms": false_alarms,
@@ -155,43 +157,27 @@ def bug_findings(signals, decode, originals: list[str], twins: list[str], orig_s
     return out
 
 
-def benchmark(feature, files: list[str], lines: int = 2000, runs: int = 3) -> dict:
-    """Median time to fully score a file of `lines` lines made of real files, after a warm-up, cache cleared."""
-    from devassist.server.settings import ReviewSettings
+def benchmark_source(bundle, lm, signals, model, source: Path, split: str = "test", runs: int = 5) -> dict:
+    """The 2,000-line timing on files of `source` (its `split` for a corpus)."""
+    from devassist.server.features.review import ReviewFeature
+    from devassist.training.review.data import is_corpus, iter_files
 
-    text_lines: list[str] = []
-    for t in files:
-        text_lines.extend(t.split("\n"))
-        if len(text_lines) >= lines:
-            break
-    text = "\n".join(text_lines[:lines])
-    settings = ReviewSettings()
-    feature.review(text, settings, budget_s=120)
-    times, report = [], None
-    for _ in range(runs):
-        feature.forget()  # a cold review: the per-function cache would make repeats free
-        report = feature.review(text, settings, budget_s=120)
-        times.append(report.elapsed_s)
-    import onnxruntime
-
-    return {"lines": min(lines, len(text_lines)), "bytes": len(text.encode()), "functions": report.functions,
-            "scored": report.scored, "complete": report.complete, "median_s": statistics.median(times),
-            "times_s": [round(t, 3) for t in times], "onnxruntime": onnxruntime.__version__,
-            "threads": os.environ.get("DEVASSIST_THREADS", "default"), "cpus": len(os.sched_getaffinity(0)),
-            "machine": platform.processor() or platform.machine()}
+    corpus = is_corpus(source)
+    texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
+    signals.keep_past = bool(signals.present_names)  # as the server's review runs
+    return benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts, runs=runs)
 
 
 def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions: int = 1000, max_train: int = 3000,
              seed: int = 0, bench: bool = True, baselines: bool = True) -> dict:
     """Run the whole evaluation; returns the JSON-ready result."""
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review import ReviewFeature
-    from devassist.server.features.review_findings import bundle_threshold
-    from devassist.server.features.review_model import ReviewModel
-    from devassist.server.features.review_signals import BundleSignals
+    from devassist.server.features.review.findings import bundle_threshold, function_candidates
+    from devassist.server.features.review.model import ReviewModel
+    from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
-    from devassist.training.mutations import mutate
-    from devassist.training.review_data import compute_signals, is_corpus, iter_files, load_functions
+    from devassist.training.review.mutations import mutate
+    from devassist.training.review.data import compute_signals, is_corpus, load_functions
 
     start = time.time()
     bundle = load_bundle(bundle_dir)
@@ -205,16 +191,22 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     if not cases:
         raise SystemExit(f"{source}: no function could be mutated")
     kinds = [m.kind for _, m in cases]
-    orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals")
-    twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins")
+    candidates: dict[str, list] = {}
+
+    def find(texts, sigs):  # right after each chunk, as the server does per function (KV caches still there)
+        if model.detector is not None:  # token logits on the signals, as the server's score leaves them
+            model.detect(sigs)
+        for text, sig in zip(texts, sigs):
+            candidates[text] = function_candidates(signals, sig, text, lambda i: lm.tokenizer.decode([i])) or []
+
+    signals.keep_past = bool(signals.present_names)
+    orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals", each=find)
+    twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins", each=find)
+    signals.keep_past = False
     lines = [m.line for _, m in cases]
     threshold, record = bundle_threshold(bundle)
-    if model.detector is not None:  # token logits on the signals, as the server's score leaves them
-        model.detect(orig_sig)
-        model.detect(twin_sig)
-    findings = bug_findings(signals, lambda i: lm.tokenizer.decode([i]), [f.text for f, _ in cases],
-                            [m.mutated for _, m in cases], orig_sig, twin_sig, lines, kinds, threshold,
-                            float(record.get("detector_weight", 0.0)))
+    findings = bug_findings(candidates, [f.text for f, _ in cases], [m.mutated for _, m in cases], lines, kinds,
+                            threshold, float(record.get("detector_weight", 0.0)), record)
     out = {
         "bundle": str(bundle_dir), "source": str(source), "split": split if corpus else "all",
         "functions": len(funcs), "pairs": len(cases),
@@ -224,18 +216,31 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     if baselines:
         out.update(_ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines))
     if bench:
-        texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
-        out["benchmark_2000_lines"] = benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts)
+        out["benchmark_2000_lines"] = benchmark_source(bundle, lm, signals, model, source, split)
     out["wall_time_s"] = round(time.time() - start, 1)
     return out
+
+
+def benchmark_only(bundle_dir: Path, source: Path, split: str = "test", runs: int = 5) -> dict:
+    """Just the 2,000-line timing, with the bundle's own sessions as the server builds them."""
+    from devassist.server.bundle import load_bundle
+    from devassist.server.features.review.model import ReviewModel
+    from devassist.server.features.review.signals import BundleSignals
+    from devassist.server.runtime.lm import LanguageModel
+
+    bundle = load_bundle(bundle_dir)
+    lm = LanguageModel(bundle, prefer_gpu=False)
+    signals, model = BundleSignals(bundle, lm, keep_past=True), ReviewModel.from_bundle(bundle)
+    return {"bundle": str(bundle_dir), "source": str(source),
+            "benchmark_2000_lines": benchmark_source(bundle, lm, signals, model, source, split, runs)}
 
 
 def _ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines) -> dict:
     """Function-level ranking: pairwise accuracy and AUROC of every scorer, localization, percentile false positives."""
     from sklearn.ensemble import IsolationForest
 
-    from devassist.training.review_data import compute_signals, embeddings_of, load_functions
-    from devassist.training.review_vae import VAEConfig, score, train_model
+    from devassist.training.review.data import compute_signals, embeddings_of, load_functions
+    from devassist.training.review.vae import VAEConfig, score, train_model
 
     if corpus:
         train = load_functions(source, ("train",), max_train, seed + 7)
@@ -284,8 +289,8 @@ def _findings_table(f: dict) -> list[str]:
             f"false alarms {f['false_alarms_per_kloc']:.2f} per 1,000 clean lines ({f['false_alarms']}/{f['clean_lines']})"]
     for k, v in f["per_kind"].items():
         rows.append(f"  {k:<20} flagged {v['flagged_on_line']:.3f}  right fix {v['right_fix']:.3f}  (n={v['n']})")
-    rows.append("threshold sweep (flagged on line / right fix / false alarms per 1,000 lines): " + "; ".join(
-        f"{r['threshold']:g}: {r['flagged_on_line']:.3f}/{r['right_fix']:.3f}/{r['false_alarms_per_kloc']:.1f}" for r in f["sweep"]))
+    rows.append("findingThresholdShift sweep (flagged on line / right fix / false alarms per 1,000 lines): " + "; ".join(
+        f"{r['shift']:g}: {r['flagged_on_line']:.3f}/{r['right_fix']:.3f}/{r['false_alarms_per_kloc']:.1f}" for r in f["sweep"]))
     for name, v in f["linters"].items():
         rows.append(f"{name}: " + (v if isinstance(v, str) else f"{v['flagged_on_line']:.3f} flagged on the mutated line"))
     rows.append(f"either linter: {f['flagged_by_either_linter']:.3f}; devassist and neither linter: {f['devassist_only']:.3f}")
@@ -293,7 +298,9 @@ def _findings_table(f: dict) -> list[str]:
 
 
 def _table(out: dict) -> str:
-    rows = _findings_table(out["findings"])
+    rows = _findings_table(out["findings"]) if "findings" in out else []
+    if "benchmark_2000_lines" in out:
+        rows.append(describe(out["benchmark_2000_lines"]))
     if "scores" not in out:
         return "\n".join(rows)
     rows.append("\nscorer              pairwise  AUROC   AP      (overall, n=%d pairs)" % out["pairs"])
@@ -308,9 +315,6 @@ def _table(out: dict) -> str:
     rows.append(f"\nline localization (all twins, {loc['n']}): top-1 {loc['top1']:.3f}, top-3 {loc['top3']:.3f}")
     rows.append(f"false positives at p>{out['default_threshold']:g}: {out['false_positive_rate']:.4f} "
                 f"({out['false_positives']}/{out['pairs']})")
-    if "benchmark_2000_lines" in out:
-        b = out["benchmark_2000_lines"]
-        rows.append(f"2,000-line file: {b['median_s']:.3f} s median ({b['scored']}/{b['functions']} functions)")
     return "\n".join(rows)
 
 
@@ -325,9 +329,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-train", type=int, default=3000, help="training functions for the baselines")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-benchmark", action="store_true", help="skip the 2,000-line timing")
+    parser.add_argument("--benchmark-only", action="store_true",
+                        help="only the 2,000-line timing (median, p95, coverage, load average)")
+    parser.add_argument("--runs", type=int, default=5, help="timed runs of the 2,000-line file after one warm-up")
     parser.add_argument("--no-baselines", action="store_true", help="likely-bug findings only (no ranking baselines)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
+    if args.benchmark_only:
+        out = benchmark_only(args.bundle, args.source, args.split, args.runs)
+        print(json.dumps(out, indent=2) if args.json else _table(out))
+        return 0
     out = evaluate(args.bundle, args.source, args.split, args.max_functions, args.max_train, args.seed, not args.no_benchmark,
                    not args.no_baselines)
     print(json.dumps(out, indent=2) if args.json else _table(out))

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 
 from devassist.export.bundle import add_component
-from devassist.server.features.review_model import Calibration
-from devassist.training.review_vae import ExportWrapper
+from devassist.server.features.review.model import Calibration
+from devassist.training.review.vae import ExportWrapper
 
 VAE_FILE = "review_vae.onnx"
 DETECTOR_FILE = "review_detector.onnx"
@@ -31,7 +31,8 @@ def build_signals_graph(lm_onnx: Path, out: Path, quantize: bool = True) -> Path
     (candidate replacements for it) and computes inside the graph `surprisal` (B, T) =
     -log_softmax(logits)[target], `alt_logprobs` (B, T, A) = log_softmax(logits)[alt], and
     `hidden_states` (B, T, D): the final layer norm's output, what the `embed` graph returns.
-    Logits and the KV cache are no longer outputs. With `quantize`, weights become int8.
+    Logits are no longer an output; the KV cache (`present.*`) stays one, so that the findings
+    re-score a one-token rewrite from that token on. With `quantize`, weights become int8.
     """
     import onnx
     from onnx import TensorProto, helper
@@ -56,11 +57,13 @@ def build_signals_graph(lm_onnx: Path, out: Path, quantize: bool = True) -> Path
         helper.make_node("Identity", [hidden], ["hidden_states"]),
         helper.make_node("GatherElements", ["review_logprobs", "alt_ids"], ["alt_logprobs"], axis=-1),
     ])
+    present = [o for o in graph.output if o.name.startswith("present")]
     del graph.output[:]
     graph.output.extend([
         helper.make_tensor_value_info("surprisal", TensorProto.FLOAT, ["batch", "sequence"]),
         helper.make_tensor_value_info("hidden_states", TensorProto.FLOAT, ["batch", "sequence", "hidden"]),
         helper.make_tensor_value_info("alt_logprobs", TensorProto.FLOAT, ["batch", "sequence", "alternatives"]),
+        *present,
     ])
     onnx.checker.check_model(model)
     if not quantize:
@@ -74,6 +77,28 @@ def build_signals_graph(lm_onnx: Path, out: Path, quantize: bool = True) -> Path
         quantize_dynamic(str(plain), str(out), weight_type=QuantType.QInt8,
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})  # fused ops carry no types
     return out
+
+
+def expose_present(signals_onnx: Path, out: Path) -> bool:
+    """Write `signals_onnx` with its KV cache (`present.*`, still computed inside the graph) as
+    outputs again, weights untouched, for signals graphs built before they were kept; False when
+    it already has them (nothing written)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    model = onnx.load(str(signals_onnx))
+    graph = model.graph
+    if any(o.name.startswith("present") for o in graph.output):
+        return False
+    produced = {o for n in graph.node for o in n.output}
+    names = sorted((o for o in produced if o.startswith("present.")), key=lambda n: (int(n.split(".")[1]), n))
+    if not names:
+        raise RuntimeError(f"{signals_onnx}: no `present.*` tensors inside the graph")
+    graph.output.extend(helper.make_tensor_value_info(n, TensorProto.FLOAT, ["batch", "heads", "total_sequence", "head_dim"])
+                        for n in names)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(out))
+    return True
 
 
 def export_vae(model: torch.nn.Module, path: Path, input_dim: int) -> Path:

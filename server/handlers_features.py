@@ -100,7 +100,7 @@ def register_docstring(server) -> None:
 def register_review(server) -> None:
     """Review diagnostics: pushed on open/save/change (debounced), pulled on request, suppressible."""
     from devassist.server.features.review import ReviewFeature, fix_code_action, is_python_document, suppress_code_action
-    from devassist.server.features.review_scheduler import ReviewScheduler
+    from devassist.server.features.review.scheduler import ReviewScheduler
 
     if not ReviewFeature.available(server.bundle):
         log.info("bundle %s has no review component: review diagnostics are off", server.bundle.name)

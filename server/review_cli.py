@@ -24,11 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     """Review files, or dispatch `calibrate`."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "calibrate":
-        from devassist.training.review_calibrate import main as calibrate_main
+        from devassist.training.review.calibrate import main as calibrate_main
 
         return calibrate_main(argv[1:])
     if argv and argv[0] == "calibrate-findings":
-        from devassist.training.review_findings_calibrate import main as findings_main
+        from devassist.training.review.findings_calibrate import main as findings_main
 
         return findings_main(argv[1:])
     parser = argparse.ArgumentParser(prog="devassist review", description=__doc__.splitlines()[0], epilog=EPILOG,

@@ -16,9 +16,9 @@ from devassist.server.features.review import (
     CODE_INCOMPLETE, CODE_UNUSUAL, ReviewFeature, function_units, is_python_document, suppress_action,
     suppress_code_action, to_diagnostics,
 )
-from devassist.server.features.review_model import FEATURE_NAMES, Calibration, ReviewModel, line_scores, percentile_of
-from devassist.server.features.review_scheduler import ReviewScheduler
-from devassist.server.features.review_signals import FunctionSignal, ReviewCancelled, tokens_to_lines
+from devassist.server.features.review.model import FEATURE_NAMES, Calibration, ReviewModel, line_scores, percentile_of
+from devassist.server.features.review.scheduler import ReviewScheduler
+from devassist.server.features.review.signals import FunctionSignal, ReviewCancelled, tokens_to_lines
 from devassist.server.settings import ReviewSettings
 
 
@@ -262,7 +262,7 @@ def test_scoring_runs_off_the_event_loop():
 
 
 def test_server_side_review_modules_do_not_import_torch():
-    code = ("import sys; import devassist.server.features.review, devassist.server.features.review_scheduler, "
+    code = ("import sys; import devassist.server.features.review, devassist.server.features.review.scheduler, "
             "devassist.server.review_cli; assert 'torch' not in sys.modules and 'sklearn' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -270,7 +270,7 @@ def test_server_side_review_modules_do_not_import_torch():
 def test_cache_mixed_surprisal_matches_a_plain_counting_loop():
     from collections import Counter, defaultdict
 
-    from devassist.server.features.review_signals import CACHE_ORDERS, cache_mixed_surprisal
+    from devassist.server.features.review.signals import CACHE_ORDERS, cache_mixed_surprisal
 
     def reference(ids, s, lam):
         counts = {n: defaultdict(Counter) for n in CACHE_ORDERS}

@@ -6,14 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from devassist.server.features.review_model import (
+from devassist.server.features.review.model import (
     DETECTOR, FEATURE_NAMES, Calibration, ReviewModel, detector_features, detector_line_scores, run_detector,
 )
-from devassist.server.features.review_signals import FunctionSignal
+from devassist.server.features.review.signals import FunctionSignal
 from devassist.server.runtime.session import create_session
-from devassist.training.review_data import pairwise_accuracy, separation
-from devassist.training.review_detector import DetectorConfig, DetectorNet, export_detector, predict, train_detector
-from devassist.training.review_detector_data import changed_span
+from devassist.training.review.data import pairwise_accuracy, separation
+from devassist.training.review.detector import DetectorConfig, DetectorNet, export_detector, predict, train_detector
+from devassist.training.review.detector_data import changed_span
 
 D = 8  # hidden size of the synthetic signals
 
@@ -163,7 +163,7 @@ def test_a_detector_calibration_needs_a_detector_graph(tmp_path):
 
 
 def test_detector_weight_keeps_pairwise_near_the_score_and_above_the_baseline():
-    from devassist.training.review_calibrate import choose_detector_weight
+    from devassist.training.review.calibrate import choose_detector_weight
 
     rng = np.random.default_rng(0)
     s_orig = rng.uniform(0, 2, 400)  # surprisal: right within every pair, no help across functions

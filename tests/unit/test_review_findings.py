@@ -9,9 +9,9 @@ import pytest
 from lsprotocol import types as lsp
 
 from devassist.server.features.review import CODE_BUG, ReviewFeature, fix_code_action, to_diagnostics
-from devassist.server.features.review_findings import code_tokens, threshold_for_rate
-from devassist.server.features.review_model import FEATURE_NAMES, Calibration, ReviewModel
-from devassist.server.features.review_signals import FunctionSignal, tokens_to_lines
+from devassist.server.features.review.findings import TokenCandidate, code_tokens, threshold_for_rate
+from devassist.server.features.review.model import FEATURE_NAMES, Calibration, ReviewModel
+from devassist.server.features.review.signals import FunctionSignal, tokens_to_lines
 from devassist.server.settings import ReviewSettings
 
 from tests.unit.test_review import FakeVAE
@@ -132,7 +132,7 @@ def test_threshold_for_rate_allows_the_asked_false_alarms(lines, per_kloc, expec
 
 
 def test_bindings_and_keyword_arguments_are_no_name_candidates():
-    from devassist.server.features.review_findings import _binds
+    from devassist.server.features.review.findings import _binds
 
     text = "for item in rows:\n    total = f(key=item)\n    use(total, item)\n"
     tokens = code_tokens(text)
@@ -150,3 +150,47 @@ def test_the_detector_logit_adds_to_the_margin_with_the_calibrated_weight():
     feature = make_feature()
     feature.finding_threshold, feature.detector_weight = 20.0, 2.0  # 9 + 2 * 6 = 21
     assert [f.written for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG] == ["<"]
+
+
+def test_rewrites_drop_or_add_a_not_and_swap_arguments_within_one_line():
+    from devassist.server.features.review.rewrites import structural_rewrites
+
+    text = ('def f(a, b):\n    """Not here: f(a, b) if not a."""\n    if not a.ok and b:\n        g(a, b)\n'
+            '    while x < 3:\n        g(a,\n          b)\n')
+    got = {(k, text[a:e], r) for k, a, e, r in structural_rewrites(text)}
+    assert ("drop_not", "not a.ok", "a.ok") in got
+    assert ("add_not", "x < 3", "not (x < 3)") in got and ("add_not", "b", "not b") in got
+    assert ("swap_args", "a, b", "b, a") in got
+    assert not any("Not here" in w for _, w, _ in got)  # never in the docstring
+    assert sum(k == "swap_args" for k, _, _ in got) == 1  # the call over two lines is left alone
+    assert structural_rewrites("def broken(:\n") == []
+
+
+def test_joint_thresholds_spend_the_false_alarm_budget_where_it_finds_bugs():
+    from devassist.training.review.findings_calibrate import joint_thresholds
+
+    inf = -np.inf
+    # two kinds: clean lines of kind 0 score high (noisy), kind 1 low; twins are found by kind 1
+    clean = np.asarray([[9.0, inf], [8.0, inf], [inf, 2.0], [inf, 1.0], [inf, 0.5]])
+    twins = np.asarray([[inf, 3.0], [inf, 2.5], [inf, 1.5], [5.0, inf]])
+    t = joint_thresholds(clean, twins, allowed=1)
+    assert np.sum(np.any(clean > t, axis=1)) <= 1
+    assert np.sum(np.any(twins > t, axis=1)) == 3  # kind 1 lowered to 1.0 (one clean line), kind 0 kept shut
+    assert t[1] == 1.0 and t[0] >= 8.0
+
+
+def test_per_kind_thresholds_decide_which_candidates_become_findings():
+    from devassist.server.features.review.feature import FunctionUnit, ScoredUnit
+
+    text = "def f(a, b):\n    return g(a, b) + 1\n"
+    unit = FunctionUnit("f", text, 0, 0, ((0, 4), (0, 5)))
+    swap = TokenCandidate(text.index("a, b)"), text.index("a, b)") + 4, "a, b", "b, a", "swap_args", float("nan"), 3.0)
+    plus = TokenCandidate(text.index("+"), text.index("+") + 1, "+", "-", "operator", 1.0, 3.0)
+    scored = [(unit, ScoredUnit(0.0, np.zeros(2), np.zeros(2), [swap, plus]))]
+    record = {"threshold": 5.0, "thresholds": {"swap_args": 2.0, "operator": 4.0}}
+    got = ReviewFeature._bug_findings(scored, text.split("\n"), 5.0, 0.0, record)
+    assert [f.replacement for f in got] == ["b, a"] and "look swapped" in got[0].message
+    assert not ReviewFeature._bug_findings(scored, text.split("\n"), 6.5, 0.0, record)  # a shift of 1.5 moves every kind
+    # a bundle calibrated before the rewrites existed never shows one (their margins need their own threshold)
+    old = ReviewFeature._bug_findings(scored, text.split("\n"), 1.0, 0.0, {"threshold": 1.0})
+    assert [f.replacement for f in old] == ["-"]

@@ -13,7 +13,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from devassist.export.review import export_vae, parity  # noqa: E402
-from devassist.training.review_vae import VAEConfig, score, train_model  # noqa: E402
+from devassist.training.review.vae import VAEConfig, score, train_model  # noqa: E402
 
 
 def _blobs(n=600, d=16, seed=0):
@@ -94,7 +94,7 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
 
     # A function's numbers do not depend on the other functions reviewed with it (the int8
     # graph's one activation scale per run moved them by nats when functions shared runs).
-    from devassist.server.features.review_signals import BundleSignals
+    from devassist.server.features.review.signals import BundleSignals
 
     signals = BundleSignals(src, lm, signals_path=path)
     stdlib = Path(sysconfig.get_paths()["stdlib"])
@@ -103,6 +103,17 @@ def test_calibrate_serve_cli_and_evaluate_on_a_real_bundle(bundle, tmp_path, cap
     for together, alone in zip(signals.analyze(texts), (signals.analyze([t])[0] for t in texts)):
         np.testing.assert_array_equal(together.token_surprisal, alone.token_surprisal)
         np.testing.assert_array_equal(together.embedding, alone.embedding)
+
+    # The findings re-score a rewrite from its first changed token on, over the function's own KV
+    # cache: in fp32 that is the difference of the two prefixes' summed surprisal, run whole.
+    exact = BundleSignals(src, lm, signals_path=tmp_path / "sigFalse.onnx", keep_past=True)
+    code = "def neg(x):\n    if x > 0:\n        return -x\n    return x * 3\n"
+    [sig] = exact.analyze([code])
+    assert sig.past and BundleSignals(src, lm, signals_path=tmp_path / "sigFalse.onnx").analyze([code])[0].past is None
+    written = code[: code.index("\n", code.index("return -x"))]
+    rewritten = written.replace("x > 0", "x >= 0")
+    whole = [float(g.token_surprisal.sum()) for g in exact.analyze([written, rewritten])]
+    assert abs(exact.suffix_margin(sig, written, rewritten) - (whole[0] - whole[1])) < 1e-2
 
     corpus = _mini_corpus(tmp_path / "corpus")
     out = tmp_path / "bundle"

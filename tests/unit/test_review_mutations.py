@@ -6,7 +6,7 @@ import ast
 
 import pytest
 
-from devassist.training.mutations import KINDS, candidate_kinds, mutate
+from devassist.training.review.mutations import KINDS, candidate_kinds, mutate
 
 SOURCE = '''def f(a, b, items):
     """Sum 3 things."""

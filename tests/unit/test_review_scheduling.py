@@ -6,7 +6,7 @@ import asyncio
 import threading
 import time
 
-from devassist.server.features.review_scheduler import ReviewScheduler
+from devassist.server.features.review.scheduler import ReviewScheduler
 from devassist.server.lsp import ForegroundGate
 from devassist.server.settings import ReviewSettings
 from tests.unit.test_review import GOOD, make_feature

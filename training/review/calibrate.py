@@ -4,7 +4,7 @@ Steps: embed the training functions with the bundle's own ONNX models and fit th
 embeddings; train the bug detector on synthetic bugs of training functions (or keep the
 bundle's: `--detector keep`); make up to three synthetic bugs per validation function (see
 `mutations.py`) and choose, on those pairs, the n-gram cache weight, the length slope, the VAE
-and detector weights of the score (see `review_model.py`) and the line ranking that best finds
+and detector weights of the score (see `model.py`) and the line ranking that best finds
 the mutated line; record the scores of the unmodified validation functions as the percentile
 reference. The test split is never read.
 """
@@ -20,17 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from devassist.server.bundle import load_bundle
-from devassist.server.features.review_model import (DETECTOR, FEATURE_NAMES, LINE_SCORES, Calibration,
+from devassist.server.features.review.model import (DETECTOR, FEATURE_NAMES, LINE_SCORES, Calibration,
                                                      detector_line_scores, function_features, line_scores, run_detector)
-from devassist.server.features.review_signals import BundleSignals, FunctionSignal, cache_mixed_surprisal
+from devassist.server.features.review.signals import BundleSignals, FunctionSignal, cache_mixed_surprisal
 from devassist.server.runtime.lm import LanguageModel
 from devassist.server.runtime.session import create_session
-from devassist.training.mutations import mutate
-from devassist.training.review_data import (compute_signals, embeddings_of, is_corpus, iter_files, load_functions,
+from devassist.training.review.mutations import mutate
+from devassist.training.review.data import (compute_signals, embeddings_of, is_corpus, iter_files, load_functions,
                                             mean_surprisal, pairwise_accuracy, separation, text_digest)
-from devassist.training.review_detector import TOLERANCE, DetectorConfig, export_detector, train_detector
-from devassist.training.review_detector_data import build_pairs
-from devassist.training.review_vae import VAEConfig, score, train_model
+from devassist.training.review.detector import TOLERANCE, DetectorConfig, export_detector, train_detector
+from devassist.training.review.detector_data import build_pairs
+from devassist.training.review.vae import VAEConfig, score, train_model
 
 EPILOG = """examples:
   devassist review calibrate --bundle models/default --source runs/corpus --out models/default

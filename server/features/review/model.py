@@ -1,6 +1,6 @@
 """The review score: VAE anomaly + surprisal features, combined, calibrated into percentiles.
 
-The bundle's `review` component carries `review_signals.onnx` (see `review_signals.py`),
+The bundle's `review` component carries `review_signals.onnx` (see `signals.py`),
 `review_vae.onnx` (input `embedding` (B, D); outputs `neg_elbo`, `recon_error`, `mean`,
 `logvar`) and `review_calibration.json`:
 
@@ -13,9 +13,9 @@ The score is `surprisal_residual + elbo_weight * elbo_z [+ detector_weight * det
 function's summed token surprisal (LM mixed with an in-function n-gram cache) against what its
 line count predicts, the VAE's standardized negative ELBO, and, when the bundle ships
 `review_detector.onnx`, the bug detector's function logit (a small convolution net over the
-per-token hidden states and surprisal, trained on synthetic bugs; `training/review_detector.py`).
+per-token hidden states and surprisal, trained on synthetic bugs; `training/review/detector.py`).
 The cache weight, the length slope and the weights are chosen on synthetic bugs of the
-validation split (see `training/review_calibrate.py`). Lines are ranked by the detector's token
+validation split (see `training/review/calibrate.py`). Lines are ranked by the detector's token
 logits (`line_score: "detector"`) or by surprisal plus "margins" (how much more probable the LM
 finds a one-token replacement of an operator, a small integer or a reused name).
 
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from devassist.server.features.review_signals import FunctionSignal, cache_mixed_surprisal
+from devassist.server.features.review.signals import FunctionSignal, cache_mixed_surprisal
 
 FEATURE_NAMES = ("surprisal_residual", "elbo")
 DETECTOR = "detector"  # an optional third feature: the bug detector's function logit

@@ -20,7 +20,7 @@ from typing import Awaitable, Callable
 
 from lsprotocol import types as lsp
 
-from devassist.server.features.review import CODE_INCOMPLETE, ReviewCancelled, ReviewReport, to_diagnostics
+from devassist.server.features.review.feature import CODE_INCOMPLETE, ReviewCancelled, ReviewReport, to_diagnostics
 from devassist.server.settings import ReviewSettings
 
 log = logging.getLogger(__name__)

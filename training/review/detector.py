@@ -4,7 +4,7 @@ A small dilated 1-D convolution net over the per-token features the server alrea
 (`detector_features`: the completion model's final hidden state, surprisal and margins). It
 reads a window of about +-15 tokens on both sides, so it sees the code after a token too,
 which the left-to-right language model cannot. Trained on synthetic mutations of the training
-split (`review_detector_data.py`) with two losses: per-token (is this token the mutated one)
+split (`detector_data.py`) with two losses: per-token (is this token the mutated one)
 and per-function (is this function a buggy twin), the function logit being the log-sum-exp of
 the token logits. Exported to ONNX with the feature standardization inside the graph.
 """
@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from devassist.training.review_data import pairwise_accuracy, separation
+from devassist.training.review.data import pairwise_accuracy, separation
 
 
 @dataclass

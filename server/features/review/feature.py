@@ -2,12 +2,12 @@
 
 `ReviewFeature.findings(text, settings, budget_s, is_cancelled)` parses a document, scores
 every function that parses, and returns `Finding`s of two separate kinds: CODE_BUG, a token
-where the model much prefers a confusable replacement (`review_findings.py`; a warning with a
+where the model much prefers a confusable replacement (`findings.py`; a warning with a
 quick fix), and CODE_UNUSUAL, a function more unusual than the threshold percentile of the
 reference code (VAE anomaly + surprisal; a hint by default). `to_diagnostics` turns them into
 LSP diagnostics, `fix_action` into the edit that applies a bug finding's replacement and
 `suppress_action` into the edit that adds `# devassist: ignore` on the `def` line. No server
-here: the handlers call these from a worker thread (see `review_scheduler.py`).
+here: the handlers call these from a worker thread (see `scheduler.py`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import Callable
 import numpy as np
 from lsprotocol import types as lsp
 
-from devassist.server.features.review_findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
-                                                        function_candidates)
-from devassist.server.features.review_model import ReviewModel
-from devassist.server.features.review_signals import BundleSignals, FunctionSignals, ReviewCancelled
+from devassist.server.features.review.findings import (CODE_BUG, TokenCandidate, bundle_threshold, document_range,
+                                                        function_candidates, kind_threshold)
+from devassist.server.features.review.model import ReviewModel
+from devassist.server.features.review.signals import BundleSignals, FunctionSignals, ReviewCancelled
 from devassist.server.parsing import definitions
 from devassist.server.settings import ReviewSettings
 
@@ -159,10 +159,11 @@ class ReviewFeature:
     def __init__(self, bundle=None, lm=None, signals: FunctionSignals | None = None, model: ReviewModel | None = None,
                  background: bool = False):
         # `background`: the server's review yields the cores to completions (no spinning threads)
-        self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background)
+        self.signals = signals if signals is not None else BundleSignals(bundle, lm, background=background, keep_past=True)
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
         self.finding_threshold, record = bundle_threshold(bundle)
+        self.finding_record = record  # per-kind thresholds, when calibrated so
         self.detector_weight = float(record.get("detector_weight", 0.0))
         tokenizer = getattr(self.signals, "tokenizer", None)
         self._decode = (lambda i: tokenizer.decode([i])) if tokenizer is not None else None
@@ -236,7 +237,7 @@ class ReviewFeature:
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")
         bugs = self._bug_findings(scored, doc_lines, self.finding_threshold + settings.finding_threshold_shift,
-                                  self.detector_weight)
+                                  self.detector_weight, self.finding_record)
         flagged = []
         for (unit, res), p in zip(scored, pct):
             if p <= settings.threshold or not settings.unusual_functions:
@@ -262,12 +263,14 @@ class ReviewFeature:
 
     @staticmethod
     def _bug_findings(scored: list[tuple[FunctionUnit, ScoredUnit]], doc_lines: list[str],
-                      threshold: float, detector_weight: float = 0.0) -> list[Finding]:
-        """CODE_BUG findings: the candidates whose score passes `threshold`, one per line."""
+                      threshold: float, detector_weight: float = 0.0, record: dict | None = None) -> list[Finding]:
+        """CODE_BUG findings: the candidates whose score passes `threshold` (moved by the record's
+        per-kind threshold, if any), one per line."""
         out, lines = [], set()
+        base = float(record["threshold"]) if record and "threshold" in record else threshold
         for unit, res in scored:
             for c in res.candidates:
-                if not c.score(detector_weight) > threshold:
+                if not c.score(detector_weight) > kind_threshold(record or {}, c.kind, base) + threshold - base:
                     continue
                 rng = document_range(doc_lines, unit.text, unit.start_line, c.start, c.end)
                 if rng[0][0] in lines or SUPPRESS_RE.search(doc_lines[rng[0][0]]):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from devassist.server.features.review_model import detector_features
-from devassist.server.features.review_signals import FunctionSignal
-from devassist.training.mutations import mutate
-from devassist.training.review_data import Function, compute_signals
+from devassist.server.features.review.model import detector_features
+from devassist.server.features.review.signals import FunctionSignal
+from devassist.training.review.mutations import mutate
+from devassist.training.review.data import Function, compute_signals
 
 MAX_TOKENS = 256  # longer functions are cut here for training (the served detector reads any length)
 

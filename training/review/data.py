@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from devassist.server.features.review import function_units
-from devassist.server.features.review_signals import FunctionSignal
+from devassist.server.features.review.feature import function_units
+from devassist.server.features.review.signals import FunctionSignal
 
 MIN_LINES = 3  # one-liners carry too little signal to score or to mutate meaningfully
 MAX_LINES = 200  # giants would dominate the token budget of a calibration run
@@ -100,8 +100,10 @@ def load_functions(source: Path, splits: tuple[str, ...] | None = None, limit: i
     return funcs
 
 
-def compute_signals(signals, texts: list[str], desc: str = "signals", chunk: int = 64) -> list[FunctionSignal]:
-    """Signals for many texts with a progress bar (no deadline)."""
+def compute_signals(signals, texts: list[str], desc: str = "signals", chunk: int = 64,
+                    each=None) -> list[FunctionSignal]:
+    """Signals for many texts with a progress bar (no deadline); `each(texts, signals)` sees every
+    chunk as soon as it is scored (while its KV caches, if kept, are still there)."""
     from tqdm import tqdm
 
     out: list[FunctionSignal] = []
@@ -110,7 +112,10 @@ def compute_signals(signals, texts: list[str], desc: str = "signals", chunk: int
     with tqdm(total=len(texts), desc=desc, unit="fn", leave=False) as bar:
         for i in range(0, len(order), chunk):
             idx = order[i : i + chunk]
-            for j, s in zip(idx, signals.analyze([texts[k] for k in idx])):
+            chunk_sigs = signals.analyze([texts[k] for k in idx])
+            if each is not None:
+                each([texts[k] for k in idx], chunk_sigs)
+            for j, s in zip(idx, chunk_sigs):
                 got[j] = s
             bar.update(len(idx))
     out = [got[i] for i in range(len(texts))]

@@ -1,7 +1,7 @@
 """Token-level bug findings: a slot where the model much prefers a confusable replacement.
 
 The review signals graph scores, for every operator, small integer and reused name, up to 12
-confusable alternatives under the LM with left context only (`review_signals.py`). Here those
+confusable alternatives under the LM with left context only (`signals.py`). Here those
 margins become findings: a slot is a *candidate* when its left-context margin passes a low
 prefilter; the few best candidates of a function are then re-scored with right context too
 (the LM's surprisal of the function up to the end of the next line with the replacement
@@ -16,6 +16,7 @@ from __future__ import annotations
 import ast
 import bisect
 import io
+import itertools
 import keyword
 import tokenize
 from dataclasses import dataclass
@@ -23,7 +24,9 @@ from typing import Callable
 
 import numpy as np
 
-from devassist.server.features.review_signals import FunctionSignal
+from devassist.server.features.review.rewrites import (DROP_NOT, REWRITE_KINDS, SWAP_ARGS, span_tokens,
+                                                        structural_rewrites)
+from devassist.server.features.review.signals import FunctionSignal
 
 CODE_BUG = "likely-bug"
 PREFILTER_MARGIN = 0.0  # left-context margin (nats) a slot needs before it is re-scored with right context
@@ -31,6 +34,7 @@ RESCORED_PER_FUNCTION = 2  # candidates per function re-scored with right contex
 # Which candidates are re-scored: the best by left margin + this * the detector's token logit (the
 # weight calibrate-findings chose for the score on 2026-12-02; fixed, so calibration sees what serving does).
 RANK_DETECTOR_WEIGHT = 4.0
+STRUCTURAL_PER_FUNCTION = 1  # `not` and argument-order rewrites re-scored per function (best detector logit)
 RIGHT_CONTEXT_LINES = 1  # lines after the slot's own line that the re-scoring reads (cost grows with them)
 DEFAULT_THRESHOLD = 4.0  # full-context margin (nats); the bundle's calibration overrides it
 
@@ -45,7 +49,7 @@ class TokenCandidate:
     end: int
     written: str
     replacement: str
-    kind: str  # "operator", "number" or "name"
+    kind: str  # "operator", "number", "name", or a rewrite: "drop_not", "add_not", "swap_args"
     left_margin: float  # log p(replacement) - log p(written), left context only (nats)
     margin: float = float("nan")  # the same with right context, once re-scored
     token: int = -1  # index of the slot's token in the function's signal
@@ -61,6 +65,11 @@ class TokenCandidate:
 
     def message(self) -> str:
         """What the editor says, in plain words."""
+        if self.kind == SWAP_ARGS:
+            return (f"The arguments `{self.written}` look swapped; `{self.replacement}` is the order this code "
+                    f"usually has")
+        if self.kind == DROP_NOT:
+            return f"`{self.written}` here looks unusual; this code usually has `{self.replacement}` without the `not`"
         if self.kind == "name":
             return (f"`{self.written}` here looks unusual; `{self.replacement}` is the name this code "
                     f"usually has in this place")
@@ -159,6 +168,23 @@ def token_candidates(sig: FunctionSignal, text: str, decode: Callable[[int], str
     return out
 
 
+def rewrite_candidates(sig: FunctionSignal, text: str, keep: int = STRUCTURAL_PER_FUNCTION) -> list[TokenCandidate]:
+    """The `keep` rewrites of a function (`rewrites.py`: `not` dropped or added, arguments
+    exchanged) where the bug detector's largest token logit over the span is highest; none
+    without detector logits (nothing cheap would rank them)."""
+    if sig.detector_logits is None or sig.token_offsets is None or keep <= 0:
+        return []
+    logits = np.asarray(sig.detector_logits, dtype=np.float64)
+    ranked = []
+    for kind, a, b, replacement in structural_rewrites(text):
+        idx = span_tokens(sig.token_offsets[: len(logits)], a, b)
+        if len(idx):
+            j = int(idx[np.argmax(logits[idx])])
+            ranked.append((logits[j], TokenCandidate(a, b, text[a:b], replacement, kind, float("nan"), token=j)))
+    ranked.sort(key=lambda r: -r[0])
+    return list(itertools.islice((c for _, c in ranked if _parses(c.fixed(text))), keep))  # parse only what is kept
+
+
 def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
     """Where the right context of a slot ends: after its line and `lines_after` more (or the text's end)."""
     cut = start
@@ -170,12 +196,24 @@ def _cut(text: str, start: int, lines_after: int = RIGHT_CONTEXT_LINES) -> int:
 
 
 def rescore(candidates: list[TokenCandidate], text: str, sig: FunctionSignal,
-            surprisal_of: Callable[[list[str]], list[float | None]]) -> list[TokenCandidate]:
+            surprisal_of: Callable[[list[str]], list[float | None]],
+            suffix_margin: Callable[[FunctionSignal, str, str], float | None] | None = None) -> list[TokenCandidate]:
     """Fill each candidate's margin with right context: the summed surprisal of the function up
-    to the end of the next line as written minus with the replacement (`surprisal_of` runs the
-    LM on the rewritten prefix only; the written one is already scored). Dropped if not reached."""
+    to the end of the next line as written minus with the replacement. `suffix_margin` (the
+    signals' KV-cache path) runs both only from the slot on; otherwise `surprisal_of` runs the
+    LM on the whole rewritten prefix (the written one is already scored). Dropped if not reached."""
     if not candidates or sig.token_surprisal is None or sig.token_offsets is None:
         return []
+    if suffix_margin is not None and sig.past:
+        rest = []
+        for c in candidates:
+            cut = _cut(text, c.start)
+            c.margin = suffix_margin(sig, text[:cut], c.fixed(text)[: cut + len(c.replacement) - len(c.written)])
+            if c.margin is None:
+                c.margin = float("nan")
+                rest.append(c)
+        kept = {id(c) for c in rescore(rest, text, sig, surprisal_of)}
+        return [c for c in candidates if not np.isnan(c.margin) or id(c) in kept]
     ends = np.asarray([b for _, b in sig.token_offsets[: len(sig.token_surprisal)]], dtype=np.int64)
     cuts = [_cut(text, c.start) for c in candidates]
     totals = surprisal_of([c.fixed(text)[: cut + len(c.replacement) - len(c.written)]
@@ -204,13 +242,15 @@ def function_candidates(signals, sig: FunctionSignal, text: str, decode: Callabl
                         keep: int = RESCORED_PER_FUNCTION) -> list[TokenCandidate] | None:
     """The `keep` best candidates of one function, re-scored with the whole function as context by
     `signals` (a `FunctionSignals`); None when the deadline cut the re-scoring short."""
-    best = [c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))][:keep]
+    best = list(itertools.islice((c for c in token_candidates(sig, text, decode) if _parses(c.fixed(text))), keep))
+    best += rewrite_candidates(sig, text)
 
     def surprisal_of(texts: list[str]) -> list[float | None]:
         got = signals.analyze(texts, deadline=deadline, is_cancelled=is_cancelled)
         return [None if g is None else float(np.sum(g.token_surprisal)) for g in got]
 
-    found = rescore(best, text, sig, surprisal_of)
+    found = rescore(best, text, sig, surprisal_of, getattr(signals, "suffix_margin", None))
+    sig.past = None  # the KV cache served its purpose; a kept signal should not hold megabytes
     if sig.detector_logits is not None:  # the review score ran the detector on this signal already
         for c in found:
             c.detector = float(sig.detector_logits[c.token]) if 0 <= c.token < len(sig.detector_logits) else 0.0
@@ -225,6 +265,16 @@ def threshold_for_rate(margins: np.ndarray, lines: int, per_kloc: float) -> floa
     if allowed >= len(ranked):
         return float(ranked[-1]) - 1e-6 if len(ranked) else 0.0
     return float(ranked[allowed])
+
+
+def kind_threshold(record: dict, kind: str, default: float) -> float:
+    """The calibrated threshold of one candidate kind (`thresholds` in the record), else `default`;
+    a rewrite (`not`, argument order) without its own is never a finding: removing a token lowers
+    the summed surprisal by itself and adding one raises it, so only a threshold of its own is fair."""
+    thresholds = record.get("thresholds", {})
+    if kind not in thresholds and kind in REWRITE_KINDS:
+        return float("inf")
+    return float(thresholds.get(kind, default))
 
 
 def bundle_threshold(bundle) -> tuple[float, dict]:

@@ -17,6 +17,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from devassist.server.bundle import Bundle
+from devassist.server.features.review.confusables import MAX_ALTERNATIVES, Confusables
 
 
 class ReviewCancelled(Exception):
@@ -40,6 +41,8 @@ class FunctionSignal:
     detector_logits: np.ndarray | None = None  # (n_tokens,) the bug detector's token logits, once it has run
     best_alternative: np.ndarray | None = None  # (n_tokens,) id of the likeliest confusable (-1 = none)
     token_offsets: list[tuple[int, int]] | None = None  # (start, end) character offsets of each token in the text
+    # (start, end, KV cache) of each window, token indices with the BOS; kept only for the findings' re-scoring
+    past: list[tuple[int, int, list[np.ndarray]]] | None = None
 
     def line_max(self, values: np.ndarray | None) -> np.ndarray:
         """Per-line maximum of a per-token array (nan entries ignored); -inf for lines without any."""
@@ -93,69 +96,6 @@ def tokens_to_lines(text: str, offsets: list[tuple[int, int]], values: np.ndarra
     return sums.astype(np.float32), counts.astype(np.int32), line_of
 
 
-_OPERATOR_ALTERNATIVES = {
-    "<": ("<=", ">"), "<=": ("<", ">="), ">": (">=", "<"), ">=": (">", "<="), "==": ("!=", "is"),
-    "!=": ("==",), "is": ("==",), "and": ("or",), "or": ("and",), "+": ("-",), "-": ("+",), "*": ("/",),
-    "/": ("*", "//"), "//": ("/",), "%": ("//",), "+=": ("-=",), "-=": ("+=",), "<<": (">>",), ">>": ("<<",),
-    "|": ("&",), "&": ("|",),
-}
-_KEYWORDS = frozenset(
-    "False None True and as assert async await break class continue def del elif else except finally for from "
-    "global if import in is lambda nonlocal not or pass raise return try while with yield self cls".split())
-MAX_ALTERNATIVES = 12  # candidate replacements scored per token
-
-
-class Confusables:
-    """Which tokens could be a slip for which others: operators, small integers, and names."""
-
-    def __init__(self, tokenizer):
-        vocab = tokenizer.get_vocab()
-        self.static: dict[int, list[int]] = {}
-        for space in ("", "Ġ"):
-            for tok, alts in _OPERATOR_ALTERNATIVES.items():
-                if space + tok in vocab:
-                    ids = [vocab[space + a] for a in alts if space + a in vocab]
-                    if ids:
-                        self.static[vocab[space + tok]] = ids
-            for n in range(0, 65):
-                if space + str(n) in vocab:
-                    ids = [vocab[space + str(m)] for m in (n - 1, n + 1) if m >= 0 and space + str(m) in vocab]
-                    if ids:
-                        self.static[vocab[space + str(n)]] = ids
-        size = max(vocab.values()) + 1
-        self.is_name = np.zeros(size, dtype=bool)
-        self.spaced = np.zeros(size, dtype=bool)
-        for tok, i in vocab.items():
-            bare = tok[1:] if tok.startswith("Ġ") else tok
-            if bare.isidentifier() and bare not in _KEYWORDS and not bare.isdigit():
-                self.is_name[i] = True
-                self.spaced[i] = tok.startswith("Ġ")
-
-    def alternatives(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(n, MAX_ALTERNATIVES) candidate ids for each token of a sequence (-1 = none) and the kind (0 none, 1 op, 2 name)."""
-        n = len(ids)
-        alts = np.full((n, MAX_ALTERNATIVES), -1, dtype=np.int64)
-        kind = np.zeros(n, dtype=np.int8)
-        seen: dict[bool, dict[int, None]] = {False: {}, True: {}}  # names used so far, in order
-        for j, t in enumerate(ids):
-            if t in self.static:
-                cand = self.static[t][:MAX_ALTERNATIVES]
-                kind[j] = 1
-            elif t < len(self.is_name) and self.is_name[t]:
-                # A name is a possible slip only where it is reused; its rivals are names used before it.
-                pool = seen[bool(self.spaced[t])]
-                cand = [c for c in reversed(pool) if c != t][:MAX_ALTERNATIVES] if t in pool else []
-                pool.pop(t, None)
-                pool[t] = None
-                if not cand:
-                    continue
-                kind[j] = 2
-            else:
-                continue
-            alts[j, : len(cand)] = cand
-        return alts, kind
-
-
 CACHE_ORDERS = {3: 4.0, 2: 2.0, 1: 1.0}  # context length -> weight, as in runtime/ngram.py
 
 
@@ -204,7 +144,8 @@ class BundleSignals:
     """Embeddings and surprisal from a bundle's ONNX graphs, one window of a function per run."""
 
     def __init__(self, bundle: Bundle, lm, max_tokens: int = 256, overlap: int = 32,
-                 threads: int | None = None, signals_path=None, keep_hidden: bool = False, background: bool = False):
+                 threads: int | None = None, signals_path=None, keep_hidden: bool = False, background: bool = False,
+                 keep_past: bool = False):
         from devassist.server.runtime.session import create_session
 
         self.lm = lm
@@ -212,6 +153,7 @@ class BundleSignals:
         self.keep_hidden = keep_hidden or bool(bundle.components.get("review", {}).get("detector"))
         self.tokenizer = lm.tokenizer
         self.signals_session = self.embed_session = None
+        self.present_names: list[str] = []  # KV-cache outputs of the signals graph (older graphs have none)
         review = bundle.components.get("review", {})
         if signals_path is None and review.get("signals"):
             signals_path = bundle.path(review["signals"])
@@ -220,6 +162,7 @@ class BundleSignals:
             # In the server review is background work: no spinning threads beside a completion.
             self.signals_session = create_session(signals_path, threads=threads, prefer_gpu=False, spin=spin)
             self.session_inputs = {i.name for i in self.signals_session.get_inputs()}
+            self.present_names = [o.name for o in self.signals_session.get_outputs() if o.name.startswith("present")]
         else:
             meta = bundle.component("embed")
             self.embed_session = create_session(bundle.path(meta["file"]), threads=threads, spin=spin)
@@ -228,6 +171,9 @@ class BundleSignals:
         self.overlap = min(overlap, self.window // 4)
         self.bos = lm.eot_id  # documents start after end-of-text, as in training
         self.confusables = Confusables(self.tokenizer)
+        # Keep each window's KV cache on the signal, so that a rewrite of one token is re-scored
+        # from that token on (see `suffix_margin`) instead of running the LM on the whole prefix again.
+        self.keep_past = keep_past and bool(self.present_names)
 
     def _windows(self, n: int) -> list[tuple[int, int, int]]:
         """(start, end, keep_from) windows over n tokens; positions before keep_from are context."""
@@ -244,9 +190,9 @@ class BundleSignals:
     def _empty_past(self, b: int, dtype) -> np.ndarray:
         return np.zeros((b, self.lm.n_head, 0, self.lm.head_dim), dtype=dtype)
 
-    def _run(self, row: list[int], alt_row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Hidden states (T, D), surprisal (T,) and log-probabilities of the alternatives (T, A)
-        of one window, run alone (see `analyze`); position j scores token j+1."""
+    def _run(self, row: list[int], alt_row: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, list | None]:
+        """Hidden states (T, D), surprisal (T,), log-probabilities of the alternatives (T, A) and,
+        with `keep_past`, the KV cache of one window, run alone (see `analyze`); position j scores token j+1."""
         t = len(row)
         ids = np.asarray([row], dtype=np.int64)  # (1, T)
         mask = np.ones_like(ids)
@@ -260,8 +206,9 @@ class BundleSignals:
             empty = self._empty_past(1, np.float32)
             feeds.update({n: empty for n in self.session_inputs if n.startswith("past_key_values")})
             feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
-            surprisal, hidden, alt_lp = self.signals_session.run(["surprisal", "hidden_states", "alt_logprobs"], feeds)
-            return hidden[0], surprisal[0], alt_lp[0]
+            names = ["surprisal", "hidden_states", "alt_logprobs"] + (self.present_names if self.keep_past else [])
+            surprisal, hidden, alt_lp, *present = self.signals_session.run(names, feeds)
+            return hidden[0], surprisal[0], alt_lp[0], (present or None)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "position_ids" in self.session_inputs:
             feeds["position_ids"] = positions
@@ -276,12 +223,13 @@ class BundleSignals:
         logz = (np.log(np.exp(logits - top).sum(-1, keepdims=True)) + top)  # (1, T, 1)
         picked = np.take_along_axis(logits, nxt[..., None], axis=-1)[..., 0]
         alt_lp = np.take_along_axis(logits, alt, axis=-1) - logz
-        return hidden[0], (logz[..., 0] - picked)[0], alt_lp[0]
+        return hidden[0], (logz[..., 0] - picked)[0], alt_lp[0], None
 
     def analyze(self, texts: list[str], deadline: float | None = None,
                 is_cancelled: Callable[[], bool] | None = None) -> list[FunctionSignal | None]:
         """Embedding and per-line surprisal of each text; None for those past the deadline."""
-        encodings = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encodings = (self.tokenizer.encode_batch(list(texts), add_special_tokens=False) if len(texts) > 1
+                     else [self.tokenizer.encode(t, add_special_tokens=False) for t in texts])
         prefix = [self.bos] if self.bos is not None else []
         seqs = [prefix + list(enc.ids) for enc in encodings]
         alternatives = [self.confusables.alternatives(ids) for ids in seqs]  # for the token at each index
@@ -295,6 +243,7 @@ class BundleSignals:
         margins = {i: np.full(max(len(s) - len(prefix), 0), np.nan, np.float32) for i, s in enumerate(seqs)}
         best_ids = {i: np.full(max(len(s) - len(prefix), 0), -1, np.int64) for i, s in enumerate(seqs)}
         states: dict[int, np.ndarray] = {}
+        pasts: dict[int, list] = {}
         done: set[int] = set()
         # One window per run: the int8 graphs quantize activations with one scale per run, so
         # functions sharing a run moved each other's surprisal by 1.5 nats on average (up to 7.7),
@@ -306,7 +255,9 @@ class BundleSignals:
             if deadline is not None and time.monotonic() >= deadline:
                 break
             i, a, b, keep = pieces[j]
-            hidden, surprisal, alt_lp = self._run(seqs[i][a:b], alternatives[i][0][a + 1 : b + 1])
+            hidden, surprisal, alt_lp, present = self._run(seqs[i][a:b], alternatives[i][0][a + 1 : b + 1])
+            if present is not None:
+                pasts.setdefault(i, []).append((a, b, present))
             n = b - a
             pooled_sum[i] = pooled_sum.get(i, 0.0) + hidden[keep:n].astype(np.float64).sum(0)
             pooled_n[i] = pooled_n.get(i, 0) + (n - keep)
@@ -346,5 +297,46 @@ class BundleSignals:
             name = np.where(kind == 2, margins[i], np.nan).astype(np.float32)
             out.append(FunctionSignal(emb, sums, counts, len(offsets), token_s[i], line_of, op, name,
                                       np.asarray(encodings[i].ids, dtype=np.int64), states.get(i),
-                                      best_alternative=best_ids[i], token_offsets=list(offsets)))
+                                      best_alternative=best_ids[i], token_offsets=list(offsets),
+                                      past=sorted(pasts[i], key=lambda w: w[0]) if i in pasts else None))
         return out
+
+    def suffix_margin(self, sig: FunctionSignal, written: str, rewritten: str) -> float | None:
+        """Summed surprisal of `written` minus that of `rewritten` (two prefixes of a function that
+        differ from one token on), counted from the first token where they differ: both tails run
+        in one batch on top of the function's own KV cache (`past`), so the shared prefix is never
+        run again and the two tails share one int8 activation scale. None when the signal kept no
+        cache or the prefix's tokens are not the function's."""
+        if not sig.past or sig.token_ids is None or self.bos is None:
+            return None
+        # one text at a time: encode_batch's thread pool costs more than two short texts (7 ms a call at load)
+        w, r = ([self.bos] + self.tokenizer.encode(t, add_special_tokens=False).ids for t in (written, rewritten))
+        seq = np.concatenate([[self.bos], sig.token_ids])
+        p = next((k for k, (x, y) in enumerate(zip(w, r)) if x != y), min(len(w), len(r)))
+        if p < 1 or p > len(seq) or not np.array_equal(np.asarray(w[:p]), seq[:p]):
+            return None
+        # The window with the most context before the slot that still holds token p-1's predecessors.
+        window = next(((a, present) for a, b, present in sig.past if a <= p - 1 <= b), None)
+        if window is None:
+            return None
+        a, present = window
+        rows = [w[p - 1 :], r[p - 1 :]]
+        held, length = p - 1 - a, max(len(rows[0]), len(rows[1]))
+        if held + length > self.lm.context_length:
+            return None
+        ids = np.zeros((2, length), dtype=np.int64)
+        mask = np.zeros((2, held + length), dtype=np.int64)
+        mask[:, :held] = 1
+        for k, row in enumerate(rows):  # right padding: no real token attends to a pad
+            ids[k, : len(row)] = row
+            mask[k, held : held + len(row)] = 1
+        nxt = np.zeros_like(ids)
+        nxt[:, :-1] = ids[:, 1:]
+        feeds = {"input_ids": ids, "attention_mask": mask, "target_ids": nxt,
+                 "position_ids": np.broadcast_to(np.arange(held, held + length, dtype=np.int64), (2, length)).copy(),
+                 "alt_ids": np.zeros((2, length, 1), dtype=np.int64)}
+        for name, kv in zip(self.present_names, present):
+            feeds[name.replace("present", "past_key_values")] = np.repeat(kv[:, :, :held], 2, axis=0)
+        feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
+        surprisal = self.signals_session.run(["surprisal"], feeds)[0]  # (2, length); j scores token j+1
+        return float(surprisal[0, : len(rows[0]) - 1].sum() - surprisal[1, : len(rows[1]) - 1].sum())
