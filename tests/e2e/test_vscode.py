@@ -12,14 +12,19 @@ DEVASSIST_TEST_CONTRACT_SERVER=1 runs the contract stand-in server instead of `d
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from devassist.server.features.docstring.faithful import allowed_context, unsupported
+from devassist.server.features.docstring.styles import parse_docstring
+from devassist.server.parsing import definitions, parse
 
 from tests.e2e.editor_sample import DEF_LINE, SAMPLE, bundle  # noqa: F401 (fixture)
 
@@ -64,8 +69,12 @@ def server_settings(tmp_path: Path, request: pytest.FixtureRequest) -> dict:
 
 
 def run_driver(tmp_path: Path, settings: dict, artifacts: Path, expect_start_failure: bool = False,
-               source: str = SAMPLE, typing: dict | None = None) -> dict:
-    """Run e2e/drive.mjs on a fresh workspace; copies screenshots and logs to `artifacts`."""
+               source: str = SAMPLE, scenario: dict | None = None) -> dict:
+    """Run e2e/drive.mjs on a fresh workspace; copies screenshots and logs to `artifacts`.
+
+    `scenario`: at most one of {"typing": ...}, {"docstring": ...}, {"review": ...} (see drive.mjs);
+    none runs the feature tour. The driver saves the file where a scenario edits it.
+    """
     workspace = tmp_path / "project"
     workspace.mkdir()
     (workspace / "sample.py").write_text(source)
@@ -85,7 +94,7 @@ def run_driver(tmp_path: Path, settings: dict, artifacts: Path, expect_start_fai
         "expectStartFailure": expect_start_failure,
         "expectReview": can_review(settings),
         "logLevel": "trace",  # with devassist.trace.server, the LSP messages land in devassist.log
-        "typing": typing,
+        **(scenario or {}),
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
     env = {**os.environ, "PATH": f"{NODE24.parent}:{os.environ.get('PATH', '')}", "HOME": str(tmp_path / "home")}
@@ -122,6 +131,7 @@ BASE_SETTINGS = {
     "devassist.completion.timeBudgetMs": 5000,
     "devassist.review.threshold": 0,  # flag every function, so a diagnostic must appear
     "devassist.trace.server": "verbose",
+    "files.autoSave": "off",  # the file on disk changes only when a scenario saves it
     "editor.wordBasedSuggestions": "off",  # every list item then comes from the server
     "editor.inlineSuggest.enabled": True,
     "workbench.startupEditor": "none",
@@ -165,7 +175,8 @@ def test_vscode_ghost_text_while_typing(tmp_path: Path) -> None:
         "devassist.completion.mode": "inline",
         "devassist.completion.timeBudgetMs": 300,
     }
-    results = run_driver(tmp_path, settings, ARTIFACTS.parent / "vscode-typing", source=TYPING_SOURCE, typing=TYPING)
+    results = run_driver(tmp_path, settings, ARTIFACTS.parent / "vscode-typing", source=TYPING_SOURCE,
+                         scenario={"typing": TYPING})
     typed, shown = results["typing"]["typedLine"], results["typing"]["shown"]
     context = json.dumps(results, indent=1)[:3000]
     assert typed.strip() == TYPING["word"], context
@@ -191,3 +202,107 @@ def test_vscode_reports_a_bad_bundle_once(tmp_path: Path) -> None:
     toasts = [t for t in results["startFailure"]["toasts"] if "devassist" in t]
     assert len(toasts) == 1, f"expected one devassist notification, got {toasts}"
     assert str(missing) in toasts[0] and "devassist.server.bundle" in toasts[0], toasts[0]
+
+
+# Functions the shipped model never saw (written for this test), each with what is checked.
+DOCSTRING_SOURCE = '''\
+import math
+
+
+def split_into_batches(records, batch_size):
+    if batch_size <= 0:
+        raise ValueError("batch_size must be positive")
+    count = math.ceil(len(records) / batch_size)
+    return [records[i * batch_size:(i + 1) * batch_size] for i in range(count)]
+
+
+def main():
+    print(split_into_batches(list(range(10)), 3))
+'''
+DOCSTRING_DEF_LINE = 4  # 1-based line of `def split_into_batches`
+# One single-token bug the shipped model flags (`devassist review` prints it with its fix), and a
+# function with a docstring whose body lines have nothing to offer.
+REVIEW_SOURCE = '''\
+def total(values):
+    result = 0
+    for value in values:
+        result -= value
+    return result
+
+
+def describe(values):
+    """Say how many values there are."""
+    return f"{len(values)} values"
+'''
+REVIEW = {"bugAt": "4:16", "plainAt": "10:12", "written": "-=", "replacement": "+="}
+
+
+def shipped_settings(**more) -> dict:
+    """The shipped model with its default settings, as a person gets it."""
+    return {"devassist.server.pythonPath": sys.executable,
+            "devassist.server.bundle": os.environ.get("DEVASSIST_TEST_BUNDLE") or str(ROOT / "models" / "default"),
+            "devassist.completion.mode": "inline", "devassist.review.threshold": 99, **more}
+
+
+def unfaithful_mentions(source: str, def_line: int, docstring: str) -> list[str]:
+    """Mentions of a docstring (summary and every section entry) that the function's context lacks.
+
+    The rule of the docstring issue: identifiers, numbers, acronyms and names must occur in the
+    function, its class, the module's imports or its call sites (server/features/docstring/faithful.py).
+    """
+    data = source.encode()
+    defn = next(d for d in definitions(source) if d.start_line == def_line - 1)
+    allowed = allowed_context(defn, data, parse(data))
+    model = parse_docstring(docstring)
+    texts = [" ".join(model.prose)] + [
+        text for block in model.blocks for entry in block.entries
+        for text in (f"`{entry.name}`" if entry.name else "", entry.type or "", " ".join(entry.desc))]
+    # Sentence by sentence: a capital opening a sentence is no proper name.
+    sentences = [s for text in texts for s in re.split(r"(?<=[.!?])\s+", text) if s.strip()]
+    return [m for sentence in sentences for m in unsupported(sentence, allowed)]
+
+
+def assert_clean_output(artifacts: Path) -> None:
+    """The devassist Output channel of the session: the server's lines at their level, no [error]."""
+    output = (artifacts / "devassist.log").read_text()
+    assert "[info]" in output and "[error]" not in output, output[-3000:]
+
+
+def test_vscode_docstring_command_is_faithful_and_in_place(tmp_path: Path) -> None:
+    """Generate docstring on an unseen function: inserted under the def, indented, every mention supported."""
+    artifacts = ARTIFACTS.parent / "vscode-docstring"
+    results = run_driver(tmp_path, shipped_settings(), artifacts, source=DOCSTRING_SOURCE,
+                         scenario={"docstring": {"at": f"{DOCSTRING_DEF_LINE}:5"}})
+    after = (tmp_path / "project" / "sample.py").read_text()
+    before_lines, after_lines = DOCSTRING_SOURCE.splitlines(), after.splitlines()
+    added = len(after_lines) - len(before_lines)
+    context = f"{json.dumps(results['steps'])}\n{after}"
+    # Only new lines, all directly under the def line, at the body's indentation.
+    assert added >= 1, context
+    assert after_lines[:DOCSTRING_DEF_LINE] == before_lines[:DOCSTRING_DEF_LINE], context
+    assert after_lines[DOCSTRING_DEF_LINE + added:] == before_lines[DOCSTRING_DEF_LINE:], context
+    inserted = after_lines[DOCSTRING_DEF_LINE:DOCSTRING_DEF_LINE + added]
+    assert inserted[0].startswith('    """') and inserted[-1].strip().endswith('"""'), context
+    assert all(not line.strip() or line.startswith("    ") and not line.startswith("     \"") for line in inserted), context
+    fn = next(n for n in ast.parse(after).body if isinstance(n, ast.FunctionDef) and n.name == "split_into_batches")
+    docstring = ast.get_docstring(fn)
+    assert docstring, context
+    assert unfaithful_mentions(DOCSTRING_SOURCE, DOCSTRING_DEF_LINE, docstring) == [], context
+    assert (artifacts / "docstring.png").exists()
+    assert_clean_output(artifacts)
+
+
+def test_vscode_review_finding_and_its_quick_fix(tmp_path: Path) -> None:
+    """The shipped model's finding on `result -= value`: Problems entry, Ctrl+. fix, no lightbulb elsewhere."""
+    artifacts = ARTIFACTS.parent / "vscode-review"
+    results = run_driver(tmp_path, shipped_settings(), artifacts, source=REVIEW_SOURCE, scenario={"review": REVIEW})
+    context = json.dumps({k: results.get(k) for k in ("finding", "plainLine", "quickFix", "cleared")}, indent=1)
+    assert any("-=" in row and "+=" in row for row in results["finding"]["rows"]), context
+    assert results["plainLine"]["bulbs"] == 0, context
+    assert results["quickFix"]["menu"][0].startswith("Replace `-=` with `+=`"), context  # the preferred fix first
+    after = (tmp_path / "project" / "sample.py").read_text()
+    assert after == REVIEW_SOURCE.replace("result -= value", "result += value"), after
+    assert not any("-=" in row for row in results["cleared"]["rows"]), context
+    for name in ("review-finding", "review-plain-line", "review-quick-fix", "review-fixed"):
+        assert (artifacts / f"{name}.png").exists()
+    assert_clean_output(artifacts)
