@@ -299,7 +299,8 @@ def test_vscode_review_finding_and_its_quick_fix(tmp_path: Path) -> None:
     context = json.dumps({k: results.get(k) for k in ("finding", "plainLine", "quickFix", "cleared")}, indent=1)
     assert any("-=" in row and "+=" in row for row in results["finding"]["rows"]), context
     assert results["plainLine"]["bulbs"] == 0, context
-    assert results["quickFix"]["menu"][0].startswith("Replace `-=` with `+=`"), context  # the preferred fix first
+    actions = [row for row in results["quickFix"]["menu"] if row != "Quick Fix"]  # less the group's header
+    assert actions[0] == "Replace `-=` with `+=`", context  # the preferred fix first, then "Ignore ..."
     after = (tmp_path / "project" / "sample.py").read_text()
     assert after == REVIEW_SOURCE.replace("result -= value", "result += value"), after
     assert not any("-=" in row for row in results["cleared"]["rows"]), context

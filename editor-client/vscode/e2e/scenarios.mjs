@@ -13,8 +13,9 @@ async function goToLine(page, where) {
   await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
 }
 
-/** Save the active editor (auto save is off in the tests) and wait until its tab is clean. */
+/** Once the edit made the active editor dirty, save it (auto save is off in the tests); wait until it is clean. */
 async function save(page) {
+  await page.locator('.tabs-container .tab.active.dirty').waitFor();
   await page.keyboard.press('Control+S');
   await page.locator('.tabs-container .tab.active.dirty').waitFor({ state: 'detached' });
 }
@@ -159,7 +160,7 @@ export async function checkReviewFix({ page, shot, step, results, config }) {
     const menu = (await page.locator('.action-widget .monaco-list-row').allInnerTexts()).map((t) => t.trim());
     await shot('review-quick-fix');
     await fix.click();
-    await page.locator('.action-widget').waitFor({ state: 'hidden' });
+    await fix.waitFor({ state: 'detached' });
     await save(page);
     return { menu };
   });
