@@ -220,10 +220,11 @@ export async function checkTyping({ page, shot, step, results, config }) {
     await page.waitForFunction(() =>
       [...document.querySelectorAll('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text')].some((e) => e.textContent.trim()),
     );
-    const ghostMs = Date.now() - lastKey;
+    const shownAt = Date.now();
     const shown = await page.evaluate(ghostTextShown);
     await shot('typing-ghost-text');
-    return { typedLine, ghostMs, shown };
+    // Wall-clock times (ms since the epoch) to line up with the Output channel's LSP trace.
+    return { typedLine, ghostMs: shownAt - lastKey, shown, lastKeyAt: lastKey, shownAt };
   });
   results.accepted = await step('Tab accepts the ghost text', async () => {
     await page.keyboard.press('Tab');
