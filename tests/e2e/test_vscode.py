@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import csv
 import json
 import keyword
 import os
@@ -72,15 +73,18 @@ def server_settings(tmp_path: Path, request: pytest.FixtureRequest) -> dict:
 
 
 def run_driver(tmp_path: Path, settings: dict, artifacts: Path, expect_start_failure: bool = False,
-               source: str = SAMPLE, scenario: dict | None = None) -> dict:
+               source: str = SAMPLE, scenario: dict | None = None, extra_files: dict | None = None) -> dict:
     """Run e2e/drive.mjs on a fresh workspace; copies screenshots and logs to `artifacts`.
 
     `scenario`: at most one of {"typing": ...}, {"docstring": ...}, {"review": ...} (see drive.mjs);
     none runs the feature tour. The driver saves the file where a scenario edits it.
+    `extra_files`: more files (name -> text) in the workspace next to sample.py.
     """
     workspace = tmp_path / "project"
     workspace.mkdir()
     (workspace / "sample.py").write_text(source)
+    for name, text in (extra_files or {}).items():
+        (workspace / name).write_text(text)
     out = tmp_path / "out"
     config = {
         "codeServer": str(CODE_SERVER),
@@ -344,5 +348,22 @@ def test_vscode_review_finding_and_its_quick_fix(tmp_path: Path) -> None:
     assert after == REVIEW_SOURCE.replace("result -= value", "result += value"), after
     assert not any("-=" in row for row in results["cleared"]["rows"]), context
     for name in ("review-finding", "review-plain-line", "review-quick-fix", "review-fixed"):
+        assert (artifacts / f"{name}.png").exists()
+    assert_clean_output(artifacts)
+
+
+def test_vscode_synthesizes_test_data_from_a_csv(tmp_path: Path) -> None:
+    """The synth command on a CSV: asks for rows, shows progress, writes NAME.synthetic.csv with those columns."""
+    artifacts = ARTIFACTS.parent / "vscode-synth"
+    people = "name,age,city,active\n" + "".join(
+        f"user{i},{18 + (i * 7) % 60},{('Oslo', 'Lima', 'Pune')[i % 3]},{'true' if i % 4 else 'false'}\n" for i in range(60))
+    rows = 40
+    results = run_driver(tmp_path, shipped_settings(), artifacts, extra_files={"people.csv": people},
+                         scenario={"synth": {"file": "people.csv", "rows": rows, "waitMs": 300_000}})
+    assert any("wrote people.synthetic.csv" in t for t in results["synth"]["toasts"]), results["synth"]
+    with (tmp_path / "project" / "people.synthetic.csv").open(newline="") as f:
+        table = list(csv.reader(f))
+    assert table[0] == ["name", "age", "city", "active"] and len(table) == rows + 1, table[:3]
+    for name in ("synth-rows", "synth-progress", "synth-done"):
         assert (artifacts / f"{name}.png").exists()
     assert_clean_output(artifacts)

@@ -6,14 +6,15 @@
 //          and at most one scenario (else the feature tour runs; see scenarios.mjs):
 //          typing: { line, word } (half a word typed on a new line under `line`, the ghost text
 //          awaited and accepted with Tab), docstring: { at } (Generate docstring there, file saved),
-//          review: { bugAt, plainAt, written, replacement } (the finding's quick fix, file saved) }
+//          review: { bugAt, plainAt, written, replacement } (the finding's quick fix, file saved),
+//          synth: { file, rows, waitMs } (Synthesize test data from that file in the workspace) }
 // Writes OUTDIR/results.json and one screenshot per check. Waits on the page, never on fixed sleeps.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { checkDocstring, checkFeatures, checkReviewFix, checkTyping } from './scenarios.mjs';
+import { checkDocstring, checkFeatures, checkReviewFix, checkSynth, checkTyping } from './scenarios.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const require = createRequire(path.join(config.playwrightFrom ?? process.cwd(), 'package.json'));
@@ -162,6 +163,7 @@ try {
     if (config.typing) await checkTyping(ctx);
     else if (config.docstring) await checkDocstring(ctx);
     else if (config.review) await checkReviewFix(ctx);
+    else if (config.synth) await checkSynth(ctx);
     else await checkFeatures(ctx);
   }
   results.ok = true;

@@ -235,3 +235,37 @@ export async function checkTyping({ page, shot, step, results, config }) {
     return { lineAfter };
   });
 }
+
+/**
+ * "Synthesize test data from this file" on a CSV: the rows asked for in the input box, the
+ * progress notification, then the "wrote" notification (training takes a while: `synth.waitMs`).
+ */
+export async function checkSynth({ page, shot, step, results, config }) {
+  const { file, rows, waitMs } = config.synth;
+  results.synth = await step('synthesize test data from a CSV', async () => {
+    await page.keyboard.press('Control+P');
+    const input = page.locator('.quick-input-widget input');
+    await input.fill(file);
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: file }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.tabs-container .tab.active', { hasText: file }).waitFor();
+    // The command asks for a row count in a second quick input, so its first one is not awaited closed.
+    await page.keyboard.press('F1');
+    await input.fill('>devassist: Synthesize test data');
+    await page.locator('.quick-input-list .monaco-list-row', { hasText: 'Synthesize test data' }).first().waitFor();
+    await page.keyboard.press('Enter');
+    await page.locator('.quick-input-widget', { hasText: 'Rows to generate' }).waitFor();
+    await input.fill(String(rows));
+    await shot('synth-rows');
+    await page.keyboard.press('Enter');
+    const toasts = page.locator('.notifications-toasts .notification-toast');
+    await toasts.filter({ hasText: 'synthesizing' }).first().waitFor();
+    await shot('synth-progress');
+    const done = toasts.filter({ hasText: /devassist: wrote|failed/ }).first();
+    await done.waitFor({ timeout: waitMs });
+    const text = (await toasts.allInnerTexts()).map((t) => t.trim());
+    await shot('synth-done');
+    if (text.some((t) => t.includes('failed'))) throw new Error(text.join(' | '));
+    return { toasts: text };
+  });
+}
