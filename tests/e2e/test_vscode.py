@@ -73,12 +73,14 @@ def server_settings(tmp_path: Path, request: pytest.FixtureRequest) -> dict:
 
 
 def run_driver(tmp_path: Path, settings: dict, artifacts: Path, expect_start_failure: bool = False,
-               source: str = SAMPLE, scenario: dict | None = None, extra_files: dict | None = None) -> dict:
+               source: str = SAMPLE, scenario: dict | None = None, extra_files: dict | None = None,
+               log_level: str = "trace") -> dict:
     """Run e2e/drive.mjs on a fresh workspace; copies screenshots and logs to `artifacts`.
 
     `scenario`: at most one of {"typing": ...}, {"docstring": ...}, {"review": ...} (see drive.mjs);
     none runs the feature tour. The driver saves the file where a scenario edits it.
-    `extra_files`: more files (name -> text) in the workspace next to sample.py.
+    `extra_files`: more files (name -> text) in the workspace next to sample.py. `log_level`: the
+    workbench's; at `trace` (with devassist.trace.server) the LSP messages land in devassist.log.
     """
     workspace = tmp_path / "project"
     workspace.mkdir()
@@ -100,7 +102,7 @@ def run_driver(tmp_path: Path, settings: dict, artifacts: Path, expect_start_fai
         "timeoutMs": 90000,
         "expectStartFailure": expect_start_failure,
         "expectReview": can_review(settings),
-        "logLevel": "trace",  # with devassist.trace.server, the LSP messages land in devassist.log
+        "logLevel": log_level,
         **(scenario or {}),
     }
     (tmp_path / "config.json").write_text(json.dumps(config))
@@ -280,11 +282,11 @@ def describe(values):
 REVIEW = {"bugAt": "4:16", "plainAt": "10:12", "written": "-=", "replacement": "+="}
 
 
-def shipped_settings(**more) -> dict:
-    """The shipped model with its default settings, as a person gets it."""
+def shipped_settings(more: dict | None = None) -> dict:
+    """The shipped model with its default settings, as a person gets it (and `more`)."""
     return {"devassist.server.pythonPath": sys.executable,
             "devassist.server.bundle": os.environ.get("DEVASSIST_TEST_BUNDLE") or str(ROOT / "models" / "default"),
-            "devassist.completion.mode": "inline", "devassist.review.threshold": 99, **more}
+            "devassist.completion.mode": "inline", "devassist.review.threshold": 99, **(more or {})}
 
 
 def unfaithful_mentions(source: str, def_line: int, docstring: str) -> list[str]:
@@ -338,7 +340,9 @@ def test_vscode_docstring_command_is_faithful_and_in_place(tmp_path: Path) -> No
 def test_vscode_review_finding_and_its_quick_fix(tmp_path: Path) -> None:
     """The shipped model's finding on `result -= value`: Problems entry, Ctrl+. fix, no lightbulb elsewhere."""
     artifacts = ARTIFACTS.parent / "vscode-review"
-    results = run_driver(tmp_path, shipped_settings(), artifacts, source=REVIEW_SOURCE, scenario={"review": REVIEW})
+    # No LSP trace: the Output panel then shows the log lines a person sees.
+    results = run_driver(tmp_path, shipped_settings({"devassist.trace.server": "off"}), artifacts,
+                         source=REVIEW_SOURCE, scenario={"review": REVIEW}, log_level="info")
     context = json.dumps({k: results.get(k) for k in ("finding", "plainLine", "quickFix", "cleared")}, indent=1)
     assert any("-=" in row and "+=" in row for row in results["finding"]["rows"]), context
     assert results["plainLine"]["bulbs"] == 0, context
@@ -347,7 +351,9 @@ def test_vscode_review_finding_and_its_quick_fix(tmp_path: Path) -> None:
     after = (tmp_path / "project" / "sample.py").read_text()
     assert after == REVIEW_SOURCE.replace("result -= value", "result += value"), after
     assert not any("-=" in row for row in results["cleared"]["rows"]), context
-    for name in ("review-finding", "review-plain-line", "review-quick-fix", "review-fixed"):
+    shown = results["output"]["visible"]  # what the Output panel draws of the channel
+    assert any("[info]" in line for line in shown) and not any("[error]" in line for line in shown), shown
+    for name in ("review-finding", "review-plain-line", "review-quick-fix", "review-fixed", "output-channel"):
         assert (artifacts / f"{name}.png").exists()
     assert_clean_output(artifacts)
 

@@ -152,6 +152,8 @@ try {
       results.startFailure = { toasts: (await toasts.allInnerTexts()).map((t) => t.trim()) };
       await shot('start-failed');
       if (!config.expectStartFailure) throw new Error(`start failed: ${results.startFailure.toasts.join(' | ')}`);
+    } else {
+      await shot('ready');
     }
     return text;
   });

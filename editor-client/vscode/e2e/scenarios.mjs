@@ -124,9 +124,9 @@ const visibleBulbs = (page) => page.locator('.monaco-editor .lightBulbWidget').f
 /**
  * A review finding with its quick fix: the squiggle and the Problems entry, no lightbulb (and
  * "No code actions available" for Ctrl+.) on a plain line, the lightbulb on the finding's line,
- * Ctrl+. and the fix chosen from the menu, the file saved, the finding gone.
+ * Ctrl+. and the fix chosen from the menu, the file saved, the finding gone; then the Output channel.
  */
-export async function checkReviewFix({ page, shot, step, results, config }) {
+export async function checkReviewFix({ page, shot, runCommand, step, results, config }) {
   const { bugAt, plainAt, written, replacement } = config.review;
   results.finding = await step('review finding: squiggle and Problems entry', async () => {
     await page.locator('.monaco-editor .squiggly-warning, .monaco-editor .squiggly-error').first().waitFor();
@@ -169,6 +169,14 @@ export async function checkReviewFix({ page, shot, step, results, config }) {
     await page.locator('.markers-panel .monaco-list-row', { hasText: written }).first().waitFor({ state: 'detached' });
     await shot('review-fixed');
     return { rows: (await page.locator('.markers-panel .monaco-list-row').allInnerTexts()).map((r) => r.trim()) };
+  });
+
+  results.output = await step('the devassist Output channel of this session', async () => {
+    await runCommand('devassist: Show server output');
+    const lines = page.locator('.output-view .view-lines .view-line');
+    await page.locator('.output-view .view-lines', { hasText: '[info]' }).first().waitFor();
+    await shot('output-channel');
+    return { visible: (await lines.allInnerTexts()).map((t) => t.replace(/\u00a0/g, ' ')) };
   });
 }
 
