@@ -10,10 +10,9 @@ to=editor-client/screenshots
 command -v pngquant >/dev/null || { echo "pngquant is needed: apt-get install pngquant" >&2; exit 1; }
 # walkthrough name <- artifact of the test that took it
 shots=(
-  ready.png=vscode-review/ready.png
+  ready.png=vscode-docstring/ready.png
   typing-ghost-text.png=vscode-typing/typing-ghost-text.png
   typing-accepted.png=vscode-typing/typing-accepted.png
-  completion.png=vscode/completion.png
   docstring.png=vscode-docstring/docstring.png
   review-quick-fix.png=vscode-review/review-quick-fix.png
   review-fixed.png=vscode-review/review-fixed.png
