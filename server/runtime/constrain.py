@@ -18,6 +18,12 @@ import bisect
 import numpy as np
 
 
+# Logits (nats) taken from a token that covers only part of the typed characters; see `TokenTable.pick`.
+# Tuned on werkzeug, half-typed first words at statement starts, shipped model: the word came out
+# right at 101 -> 104 of 150 spots (penalty 0 -> 4; 2: 102) and 127 -> 134 of 200 (0 -> 3; 6: 133).
+PARTIAL_PENALTY = 4.0
+
+
 class TokenTable:
     """The decoded text of every token, indexed for prefix queries."""
 
@@ -31,6 +37,7 @@ class TokenTable:
         for s, i in usable:
             self._exact.setdefault(s, []).append(i)
         self._memo: dict[str, np.ndarray] = {}
+        self._lengths = np.asarray([len(t) for t in self.strings], dtype=np.int64)
 
     def allowed(self, remaining: str) -> np.ndarray:
         """Token ids whose text is a prefix of `remaining` or starts with it."""
@@ -49,6 +56,22 @@ class TokenTable:
             self._memo.clear()
         self._memo[remaining] = out
         return out
+
+    def pick(self, logits: np.ndarray, remaining: str) -> int:
+        """The token to generate next under the constraint: the most likely allowed one, where a
+        token that stops inside the typed characters first pays `PARTIAL_PENALTY`.
+
+        Such a token still owes the rest of the word, spelt by tokens not yet run, whose
+        probability can only lower its path's. BPE spells a common word as one token, so the model
+        seldom follows ` p` with `ri`: for `pri` at a statement start, ` p` (logit 7.94) beat
+        ` print` (7.84) and the decoder went on to write `prins`.
+        """
+        allowed = self.allowed(remaining)
+        if len(allowed) == 0:
+            return int(logits.argmax())
+        scores = logits[allowed].astype(np.float64)
+        scores[self._lengths[allowed] < len(remaining)] -= PARTIAL_PENALTY
+        return int(allowed[int(scores.argmax())])
 
     def advance(self, remaining: str, token: int) -> str:
         """What is still to be covered after `token` was generated under the constraint."""

@@ -15,7 +15,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from devassist.server.bundle import Bundle
-from devassist.server.runtime.constrain import TokenTable, constrained_argmax
+from devassist.server.runtime.constrain import TokenTable
 from devassist.server.runtime.ngram import NgramCache, mix_argmax, softmax
 from devassist.server.runtime.session import create_session
 
@@ -233,7 +233,7 @@ class LanguageModel:
             if logits_processor is not None:
                 last = logits_processor(last, generated)
             if remaining:
-                token = constrained_argmax(last, self.token_table.allowed(remaining))
+                token = self.token_table.pick(last, remaining)
                 remaining = self.token_table.advance(remaining, token)
             elif cache is not None and cache_weight > 0:
                 token = mix_argmax(last, cache.distribution(), cache_weight)

@@ -9,7 +9,7 @@ import pytest
 from tokenizers import Tokenizer
 
 from devassist.server.bundle import load_bundle
-from devassist.server.runtime.constrain import TokenTable, constrained_argmax, heal_point
+from devassist.server.runtime.constrain import PARTIAL_PENALTY, TokenTable, constrained_argmax, heal_point
 from devassist.server.runtime.lm import LanguageModel
 
 TOKENIZER = Path(__file__).resolve().parents[2] / "models" / "default" / "tokenizer.json"
@@ -52,6 +52,18 @@ def test_advance_and_argmax(table):
     logits[5] = 10.0  # the unconstrained favourite is not allowed
     logits[self_id] = 1.0
     assert constrained_argmax(logits, table.allowed(" se")) == self_id
+
+
+def test_pick_prefers_a_token_that_covers_the_typed_word(table):
+    """` p` owes `ri` still: it wins over ` print` only when it is clearly more likely."""
+    ids = {table.strings[i]: int(i) for i in table.allowed(" pri")}
+    logits = np.zeros(len(table.strings), np.float32)
+    logits[ids[" p"]], logits[ids[" print"]] = 7.94, 7.84  # the shipped model's logits for `pri` in the issue
+    assert constrained_argmax(logits, table.allowed(" pri")) == ids[" p"]  # plain argmax: then `prins`
+    assert table.pick(logits, " pri") == ids[" print"]
+    logits[ids[" p"]] = 7.84 + PARTIAL_PENALTY + 0.5
+    assert table.pick(logits, " pri") == ids[" p"]
+    assert table.pick(logits, "") == int(logits.argmax())  # nothing left to cover: the plain argmax
 
 
 def test_generation_regenerates_the_typed_characters(tiny_bundle):

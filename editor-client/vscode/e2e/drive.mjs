@@ -3,14 +3,18 @@
 //   node drive.mjs CONFIG.json
 // CONFIG: { codeServer, vsix, workspace, file, defLine, completionAt ('line:column'), settings, outDir,
 //          chromium, playwrightFrom, timeoutMs, expectStartFailure, logLevel,
-//          typing: { line, word } (then only the typing check runs: half a word typed on a new
-//          line under `line`, the ghost text awaited and accepted with Tab) }
+//          and at most one scenario (else the feature tour runs; see scenarios.mjs):
+//          typing: { line, word } (half a word typed on a new line under `line`, the ghost text
+//          awaited and accepted with Tab), docstring: { at } (Generate docstring there, file saved),
+//          review: { bugAt, plainAt, written, replacement } (the finding's quick fix, file saved),
+//          synth: { file, rows, waitMs } (Synthesize test data from that file in the workspace) }
 // Writes OUTDIR/results.json and one screenshot per check. Waits on the page, never on fixed sleeps.
 import { spawn, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
+import { checkDocstring, checkFeatures, checkReviewFix, checkSynth, checkTyping } from './scenarios.mjs';
 
 const config = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const require = createRequire(path.join(config.playwrightFrom ?? process.cwd(), 'package.json'));
@@ -148,16 +152,21 @@ try {
       results.startFailure = { toasts: (await toasts.allInnerTexts()).map((t) => t.trim()) };
       await shot('start-failed');
       if (!config.expectStartFailure) throw new Error(`start failed: ${results.startFailure.toasts.join(' | ')}`);
+    } else {
+      await shot('ready');
     }
     return text;
   });
 
   if (config.expectStartFailure) {
     if (!results.startFailure) throw new Error(`the server started, but a failed start was expected (status: ${results.status})`);
-  } else if (config.typing) {
-    await checkTyping(page, shot);
   } else {
-    await checkFeatures(page, shot, runCommand);
+    const ctx = { page, shot, runCommand, step, results, config, timeout };
+    if (config.typing) await checkTyping(ctx);
+    else if (config.docstring) await checkDocstring(ctx);
+    else if (config.review) await checkReviewFix(ctx);
+    else if (config.synth) await checkSynth(ctx);
+    else await checkFeatures(ctx);
   }
   results.ok = true;
 } catch (err) {
@@ -186,149 +195,3 @@ try {
   }
 }
 process.exit(results.ok ? 0 : 1);
-
-/** Completion, ghost text, the Problems panel and Generate docstring, each with a screenshot. */
-async function checkFeatures(page, shot, runCommand) {
-  const editorText = () => page.locator('.monaco-editor .view-lines').first().innerText();
-  const goToLine = async (line) => {
-    await page.keyboard.press('Control+G');
-    await page.locator('.quick-input-widget input').waitFor();
-    await page.keyboard.type(String(line));
-    await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-  };
-
-  results.completion = await step('completion from the server', async () => {
-    // The cursor where the user stopped typing (Go to Line takes `line:column`), then ask.
-    await page.locator('.monaco-editor .view-lines').first().click();
-    await goToLine(config.completionAt);
-    // Ask up to three times: the first list request can lose to the ghost-text request that the
-    // cursor move started (the server lets the newer request for a document win), and VS Code
-    // then shows "No suggestions". How many tries it took is recorded.
-    const rows = page.locator('.suggest-widget .monaco-list-row');
-    const empty = page.locator('.suggest-widget .message', { hasText: 'No suggestions' });
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      await page.keyboard.press('Control+Space');
-      await rows.first().or(empty.first()).waitFor();
-      if (await rows.count()) {
-        const items = await rows.allInnerTexts();
-        await shot('completion');
-        await page.keyboard.press('Escape');
-        return { attempts: attempt, items: items.map((t) => t.trim()).filter(Boolean) };
-      }
-      await page.keyboard.press('Escape');
-      await empty.first().waitFor({ state: 'hidden' });
-    }
-    await shot('completion');
-    throw new Error('the completion list stayed empty ("No suggestions") after 3 requests');
-  });
-
-  results.inline = await step('inline completion (ghost text)', async () => {
-    // Not fatal: recorded with a screenshot when VS Code shows it.
-    await runCommand('Trigger Inline Suggestion');
-    const ghost = page.locator('.monaco-editor [class*="ghost-text"]');
-    try {
-      await ghost.first().waitFor({ timeout: Math.min(timeout, 20000) });
-    } catch {
-      await shot('inline');
-      return { shown: false, html: (await page.locator('.monaco-editor .view-lines').first().innerHTML()).slice(-3000) };
-    }
-    const text = await ghost.allInnerTexts();
-    await shot('inline');
-    await page.keyboard.press('Escape');
-    return { shown: true, text: text.join('') };
-  });
-
-  results.problems = await step('review diagnostic in Problems', async () => {
-    if (config.expectReview === false) return null; // the bundle cannot review: nothing to wait for
-    await page.keyboard.press('Control+Shift+M');
-    const row = page.locator('.markers-panel .monaco-list-row', { hasText: 'devassist' }).first();
-    await row.waitFor();
-    await shot('problems');
-    return page.locator('.markers-panel .monaco-list-row').allInnerTexts();
-  });
-
-  results.docstring = await step('generate docstring', async () => {
-    const before = await editorText();
-    await page.locator('.monaco-editor .view-lines').first().click();
-    await goToLine(config.defLine);
-    await runCommand('devassist: Generate docstring');
-    // The edit, or an error notification (then fail at once, with its text).
-    await page.waitForFunction(
-      (prev) => {
-        const el = document.querySelector('.monaco-editor .view-lines');
-        const toast = document.querySelector('.notifications-toasts')?.textContent ?? '';
-        return (el && el.innerText !== prev && /"""|'''/.test(el.innerText)) || toast.includes('Generate docstring failed');
-      },
-      before,
-    );
-    await shot('docstring');
-    const toast = await page.evaluate(() => document.querySelector('.notifications-toasts')?.textContent ?? '');
-    if (toast.includes('Generate docstring failed')) throw new Error(toast.trim());
-    return { before, after: await editorText() };
-  });
-}
-
-
-/** In the page: the text of the line with the cursor (the editor draws spaces as no-break spaces). */
-function lineAtCursor() {
-  const current = document.querySelector('.monaco-editor .view-overlays .current-line');
-  const top = current ? current.parentElement.style.top : null;
-  const line = [...document.querySelectorAll('.monaco-editor .view-lines .view-line')].find((l) => l.style.top === top);
-  if (!line) return null;
-  const copy = line.cloneNode(true); // without the ghost text drawn inside the line
-  copy.querySelectorAll('[class*="ghost-text"]').forEach((e) => e.remove());
-  return copy.textContent.replace(/\u00a0/g, ' ');
-}
-
-/**
- * In the page: the ghost text as one string. The part on the cursor's line is drawn as several
- * `ghost-text-decoration` spans (one per token colour); further lines as `.ghost-text` blocks.
- */
-function ghostTextShown() {
-  const text = (e) => e.textContent.replace(/\u00a0/g, ' ');
-  const inline = [...document.querySelectorAll('.monaco-editor [class*="ghost-text-decoration"]')].map(text).join('');
-  const below = [...document.querySelectorAll('.monaco-editor .ghost-text .view-line')].map(text);
-  return [inline, ...below].join('\n');
-}
-
-/**
- * What a person sees while typing: a new line under `typing.line`, half a word typed key by key,
- * the ghost text awaited (its delay after the last keystroke recorded), then Tab.
- */
-async function checkTyping(page, shot) {
-  const { line, word } = config.typing;
-  const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text');
-  await step('new line under the statement', async () => {
-    await page.locator('.monaco-editor .view-lines').first().click();
-    await page.keyboard.press('Control+G');
-    await page.locator('.quick-input-widget input').waitFor();
-    await page.keyboard.type(String(line));
-    await page.keyboard.press('Enter');
-    await page.locator('.quick-input-widget').waitFor({ state: 'hidden' });
-    await page.keyboard.press('End');
-    await page.keyboard.press('Enter');
-  });
-  results.typing = await step('ghost text after a half-typed word', async () => {
-    // Typed at about 10 keys a second; the clock starts at the last key.
-    await page.keyboard.type(word, { delay: 100 });
-    const lastKey = Date.now();
-    const typedLine = await page.evaluate(lineAtCursor);
-    await ghost.first().waitFor();
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text')].some((e) => e.textContent.trim()),
-    );
-    const ghostMs = Date.now() - lastKey;
-    const shown = await page.evaluate(ghostTextShown);
-    await shot('typing-ghost-text');
-    return { typedLine, ghostMs, shown };
-  });
-  results.accepted = await step('Tab accepts the ghost text', async () => {
-    await page.keyboard.press('Tab');
-    // The line grows by the accepted text (without ghost text, which the editor draws apart).
-    await page.waitForFunction(`(${lineAtCursor.toString()})() !== ${JSON.stringify(results.typing.typedLine)}`);
-    const lineAfter = await page.evaluate(lineAtCursor);
-    await shot('typing-accepted');
-    return { lineAfter };
-  });
-}
