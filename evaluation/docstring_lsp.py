@@ -1,12 +1,16 @@
 """Latency of "Generate docstring" through LSP, as an editor sees it: command sent to edit applied.
 
 `devassist evaluate docstring --lsp N` starts `devassist serve`, opens each sampled file (its
-docstring hidden) and times `workspace/executeCommand devassist.generateDocstring` until the
-answer, the server's `workspace/applyEdit` round trip included.
+docstring hidden), waits until the server has published the file's review diagnostics (the
+user opened the file earlier; the review's first pass shares the inference thread and is not
+what this command costs), then times `workspace/executeCommand devassist.generateDocstring`
+until the answer, the server's `workspace/applyEdit` round trip included. The first `warmup`
+commands are sent the same way but not timed (first-call costs: ONNX sessions, caches).
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 import tempfile
 import time
@@ -14,32 +18,47 @@ from pathlib import Path
 
 from lsprotocol import types
 
+SETTLE_S = 30.0  # longest wait for a file's review diagnostics (a bundle without review sends none)
 
-async def lsp_docstring_latency(bundle: str, documents: list[tuple[str, int]]) -> dict:
-    """Time the docstring command on each (text, 0-based def line); returns the latencies and the sources."""
+
+async def lsp_docstring_latency(bundle: str, documents: list[tuple[str, int]], warmup: int = 3) -> dict:
+    """Time the docstring command on each (text, 0-based def line) after `warmup` untimed ones."""
     from pygls.lsp.client import LanguageClient
 
     client = LanguageClient("devassist-docstring-bench", "1")
+    published: dict[str, asyncio.Event] = {}
 
     @client.feature(types.WORKSPACE_APPLY_EDIT)
     def apply_edit(params: types.ApplyWorkspaceEditParams):  # an editor that accepts every edit
         return types.ApplyWorkspaceEditResult(applied=True)
 
+    @client.feature(types.TEXT_DOCUMENT_PUBLISH_DIAGNOSTICS)
+    def diagnostics(params: types.PublishDiagnosticsParams):
+        published.setdefault(params.uri, asyncio.Event()).set()
+
     await client.start_io(sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle))
     await client.initialize_async(types.InitializeParams(capabilities=types.ClientCapabilities(
         workspace=types.WorkspaceClientCapabilities(apply_edit=True))))
     client.initialized(types.InitializedParams())
-    latencies, sources, failed = [], {}, 0
-    for i, (text, line) in enumerate(documents):
+    latencies, sources, failed, unsettled = [], {}, 0, 0
+    runs = [documents[i % len(documents)] for i in range(min(warmup, len(documents)))] + list(documents)
+    for i, (text, line) in enumerate(runs):
         uri = Path(tempfile.gettempdir(), f"docstring_bench_{i}.py").as_uri()
+        settled = published.setdefault(uri, asyncio.Event())
         client.text_document_did_open(types.DidOpenTextDocumentParams(
             text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        try:
+            await asyncio.wait_for(settled.wait(), SETTLE_S)
+        except asyncio.TimeoutError:
+            unsettled += 1
         start = time.perf_counter()
         result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
             command="devassist.generateDocstring", arguments=[uri, {"line": line, "character": 0}]))
         ms = (time.perf_counter() - start) * 1000
         client.text_document_did_close(types.DidCloseTextDocumentParams(
             text_document=types.TextDocumentIdentifier(uri=uri)))
+        if i < min(warmup, len(documents)):
+            continue
         if not result or not result.get("applied"):
             failed += 1
             continue
@@ -48,4 +67,5 @@ async def lsp_docstring_latency(bundle: str, documents: list[tuple[str, int]]) -
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
-    return {"latencies": latencies, "summary_sources": sources, "not_applied": failed}
+    return {"latencies": latencies, "summary_sources": sources, "not_applied": failed, "warmup": min(warmup, len(documents)),
+            "no_diagnostics_within_s": {"count": unsettled, "limit": SETTLE_S}}
