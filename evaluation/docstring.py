@@ -287,8 +287,8 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in bad.items():
             flagged[k] += bool(v)
         # only sentences a model wrote: the parse's summaries and placeholders are about the function by construction
-        off_topic["model"] += edit.summary_source in ("model", "retrieval") and bool(ungrounded(hyp_model[-1], request.own))
-        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own))  # drafts, or retrieval
+        off_topic["model"] += edit.summary_source in ("model", "retrieval") and bool(ungrounded(hyp_model[-1], request.own, request.allowed))
+        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own, request.allowed))  # drafts, or retrieval
         for k, v in entry_counts(edit.docstring, args.style).items():
             counts[k] += v
         if dump is not None:

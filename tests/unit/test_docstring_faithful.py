@@ -153,3 +153,18 @@ def test_the_parse_summary(src, line, summary):
 ], ids=["no-word-of-the-code", "unknown-leading-verb", "about-it", "about-it-by-stems"])
 def test_a_summary_about_another_function_is_refused(summary, own_code, off_topic):
     assert bool(ungrounded(summary, vocabulary(own_code))) is off_topic
+
+
+BLUEPRINTS = ("class Request:\n    @property\n    def blueprints(self) -> list[str]:\n        name = self.blueprint\n"
+              "        if name is None:\n            return []\n        return _split_blueprint_path(name)\n")
+
+
+def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
+    defn = next(d for d in definitions(BLUEPRINTS) if d.name == "blueprints")
+    data = BLUEPRINTS.encode()
+    allowed, own = allowed_context(defn, data, parse(data)), vocabulary(BLUEPRINTS)
+    bad = "Return a list of lists of blue segments for this image."  # the hand-rated misleading summary
+    assert set(ungrounded(bad, own, allowed)) == {"blue", "segments", "image"}
+    assert ungrounded("Return the names of the blueprints of this request.", own, allowed) == []
+    assert ungrounded("Split the blueprint path into a list of names.", own, allowed) == []
+    assert ungrounded(bad, own) == []  # without the allowed context only the verb and topic rules apply

@@ -95,20 +95,49 @@ def _stem(word: str) -> str:
 
 
 def grounded(word: str, own: set[str]) -> bool:
-    """Whether a plain word is backed by the function's own identifiers (prefix match on stems)."""
+    """Whether a plain word is backed by the function's own identifiers (prefix match on stems).
+
+    A stem of five letters or more may begin a longer identifier (`segment`, `segmentation`); a
+    shorter one only when at most four letters follow (`file` in `filenames`, not `blue` in
+    `blueprints`: a word cut short is no evidence).
+    """
     stem = _stem(word.lower())
-    return any(tok.startswith(stem) or (len(tok) >= 4 and stem.startswith(tok)) for tok in own)
+    for tok in own:
+        t = _stem(tok)
+        if t.startswith(stem) and (len(stem) >= 5 or len(t) - len(stem) <= 4):
+            return True
+        if len(tok) >= 4 and stem.startswith(tok):
+            return True
+    return False
 
 
-def ungrounded(summary: str, own: set[str]) -> list[str]:
-    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code.
+def _words(summary: str) -> tuple[list[str], list[str]]:
+    """A summary's words, and its content words (not GENERIC, three letters or more)."""
+    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
+    return words, [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+
+
+def invented(summary: str, allowed: set[str]) -> list[str]:
+    """The content words of a summary that nothing in the allowed context backs ("segments", "image")."""
+    return [w for w in _words(summary)[1] if not grounded(w, allowed)]
+
+
+# A summary with this many content words that nothing in the allowed context backs is written
+# about something else ("Return a list of lists of blue segments for this image." for a list of
+# blueprint names). Chosen on werkzeug (250 functions): 2 turns 7 of 195 model sentences over
+# to the fallback and raises BLEU-4 13.52 -> 13.70 (3: 3 sentences, 13.55).
+MAX_INVENTED = 2
+
+
+def ungrounded(summary: str, own: set[str], allowed: set[str] | None = None) -> list[str]:
+    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code,
+    or (with `allowed`) `MAX_INVENTED` content words that nothing in the allowed context backs.
 
     A summary whose words share nothing with the function ("Return true if the object is a
     string." for `isinstance(value, abc.Mapping)`) or that opens with an action the code never
     names ("Install the files ..." for `edit_files`) describes some other function.
     """
-    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
-    content = [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+    words, content = _words(summary)
     if not content:
         return []
     first = words[0] if words else ""
@@ -116,6 +145,10 @@ def ungrounded(summary: str, own: set[str]) -> list[str]:
         return [first]
     if not any(grounded(w, own) for w in content):
         return content
+    if allowed is not None:
+        extra = invented(summary, allowed)
+        if len(extra) >= MAX_INVENTED:
+            return extra
     return []
 
 

@@ -91,7 +91,7 @@ def is_faithful(summary: str, request: SummaryRequest) -> bool:
     """Whether every mention of a summary is supported by the allowed context, and the summary is about this function."""
     if request.allowed is not None and unsupported(summary, request.allowed):
         return False
-    return request.own is None or not ungrounded(summary, request.own)
+    return request.own is None or not ungrounded(summary, request.own, request.allowed)
 
 
 class TemplateSummarizer:
@@ -156,11 +156,13 @@ class FimSummarizer:
                  hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0,
                  retrieval_threshold: float = 0.0, beams: int = 1, length_penalty: float = 1.0,
                  rerank: int = 0, rerank_length: float = 1.0, rerank_margin: float = 0.0, rerank_bm25: float = 0.0,
-                 min_confidence: float = MIN_CONFIDENCE, faithful_retries: int = 2):
+                 min_confidence: float = MIN_CONFIDENCE, faithful_retries: int = 2, alternatives: int = 0):
         self.lm = lm
         self.fallback = fallback or ParseSummarizer()
         self.min_confidence = min_confidence  # the model's sentence is shown only at or above this
         self.faithful_retries = faithful_retries  # rewrites with unsupported mentions' tokens banned
+        # beams whose finished sentences are offered, most likely first, when the greedy one is not shown (0: none)
+        self.alternatives = alternatives
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # training examples are built with the same budget
         self.suffix_share = suffix_share
@@ -252,7 +254,7 @@ class FimSummarizer:
             draft = candidate if attempt == 0 else draft
             bad = unsupported(candidate, request.allowed) if request.allowed is not None else []
             confidence = float(np.mean(logprobs)) if logprobs else None
-            if not bad and request.own is not None and ungrounded(candidate, request.own):
+            if not bad and request.own is not None and ungrounded(candidate, request.own, request.allowed):
                 break  # about some other function: no rewrite fixes that
             if not bad:
                 if ConfidenceGate(self.min_confidence).passes(confidence):
@@ -262,18 +264,49 @@ class FimSummarizer:
             if not new_bans or not hasattr(lm, "forward") or (deadline is not None and time.monotonic() >= deadline):
                 break
             banned |= new_bans
+        if draft is not None:  # a sentence was written but not shown: the model's next-best ones may be
+            found = self._alternative(prompt, request, draft, deadline, is_cancelled)
+            if found is not None:
+                found.elapsed_ms += elapsed
+                found.draft = draft
+                return found
         fb = self.fallback.summarize(request, deadline)
         fb.elapsed_ms += elapsed
         fb.confidence, fb.draft = confidence, draft
         return fb
 
+    def _stop(self, ids: list[int]) -> bool:
+        """The end of the first sentence, the line, or the docstring."""
+        text = self.lm.decode(ids)
+        return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
+
+    def _alternative(self, prompt: list[int], request: SummaryRequest, rejected: str, deadline,
+                     is_cancelled) -> Summary | None:
+        """The most likely of the model's next-best sentences (beam search, `alternatives` beams) that is
+        faithful and passes the gate; None when there is none, no time, or `alternatives` < 2."""
+        lm = self.lm
+        if self.alternatives < 2 or not hasattr(lm, "beam_search") or (
+                deadline is not None and time.monotonic() >= deadline):
+            return None
+        r = lm.beam_search(prompt, beams=self.alternatives, max_new_tokens=self.max_new_tokens,
+                           length_penalty=self.length_penalty, should_stop=self._stop, deadline=deadline,
+                           is_cancelled=is_cancelled, logits_processor=self._constrain)
+        if r.stop_reason == "cancelled":
+            return None
+        gate = ConfidenceGate(self.min_confidence)
+        for ids, mean in r.alternatives:
+            sentence = first_sentence(lm.decode(ids).split('"""')[0].split("\n")[0])
+            candidate = as_sentence(sentence)
+            if len(sentence.split()) < self.min_words or candidate == rejected:
+                continue
+            if gate.passes(mean) and is_faithful(candidate, request):
+                return Summary(candidate, source=self.name, elapsed_ms=r.elapsed_ms, confidence=mean)
+        return None
+
     def _write(self, prompt: list[int], deadline, is_cancelled, banned: set[int], reuse: PromptCache | None):
         """One decoding pass: (result, log-probability of each chosen token under the model)."""
         lm = self.lm
-
-        def stop(ids: list[int]) -> bool:
-            text = lm.decode(ids)
-            return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
+        stop = self._stop
 
         extra = {"reuse": reuse} if reuse is not None else {}
         if not hasattr(lm, "forward"):  # a model without our decoding hooks: plain greedy, confidence unknown
@@ -387,7 +420,7 @@ def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summa
     if lm is not None and getattr(lm, "has_fim", False) and method in (None, "model"):
         shape = bundle.component("docstring") if bundle is not None and bundle.has("docstring") else {}
         kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram",
-                                             "beams", "rerank", "faithful_retries") if k in shape}
+                                             "beams", "rerank", "faithful_retries", "alternatives") if k in shape}
         kwargs.update({k: float(shape[k]) for k in ("retrieval_threshold", "length_penalty", "rerank_length",
                                                     "rerank_margin", "rerank_bm25", "min_confidence") if k in shape})
         hints = retrieval if shape.get("hints") == "retrieval" else None
