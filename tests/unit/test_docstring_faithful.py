@@ -135,8 +135,11 @@ def test_the_check_can_be_turned_off_to_measure_it():
     ("def frob(x):\n    return x\n", 0, "TODO: summarize what ``frob`` does."),
     ("class HTTPServer:\n    pass\n", 0, "An HTTP server."),
     ("def str_to_bool(value):\n    return value == 'yes'\n", 0, "Convert str to bool."),
+    ("class Bag:\n    def values(self):\n        for k in self.keys:\n            yield self[k]\n", 1,
+     "Iterate over the values."),
+    ("def iter_lines(stream):\n    yield from stream\n", 0, "Iterate over the lines."),
 ], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class",
-        "conversion"])
+        "conversion", "generator", "iter-generator"])
 def test_the_parse_summary(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary

@@ -99,15 +99,16 @@ def grounded(word: str, own: set[str]) -> bool:
 
     A stem of five letters or more may begin a longer identifier (`segment`, `segmentation`); a
     shorter one only when at most four letters follow (`file` in `filenames`, not `blue` in
-    `blueprints`: a word cut short is no evidence).
+    `blueprints`: a word cut short is no evidence). An identifier's three-letter part backs a
+    word it begins (`_pos` "position", `gen_salt` "generate"), unless it is a GENERIC word.
     """
     stem = _stem(word.lower())
     for tok in own:
         t = _stem(tok)
         if t.startswith(stem) and (len(stem) >= 5 or len(t) - len(stem) <= 4):
             return True
-        if len(tok) >= 4 and stem.startswith(tok):
-            return True
+        if stem.startswith(tok) and (len(tok) >= 4 or (len(tok) == 3 and tok not in GENERIC)):
+            return True  # `filename` backs "filenames"; an abbreviation (`pos`, `gen`, `del`) backs its word
     return False
 
 
