@@ -352,10 +352,12 @@ def main(argv: list[str] | None = None) -> int:
 
         got = asyncio.run(lsp_docstring_latency(args.bundle, lsp_documents, warmup=args.lsp_warmup))
         got["load_average"] = [round(x, 2) for x in os.getloadavg()]
-        ms = got.pop("latencies")
+        ms, inside = got.pop("latencies"), got.pop("server_ms")
         report["lsp"] = {"n": len(ms), "median": round(statistics.median(ms), 1) if ms else 0.0,
                          "p50": round(percentile(ms, 50), 1), "p95": round(percentile(ms, 95), 1),
-                         "max": round(max(ms, default=0.0), 1), **got}
+                         "max": round(max(ms, default=0.0), 1),
+                         "edit_in_server": {"median": round(statistics.median(inside), 1) if inside else 0.0,
+                                            "p95": round(percentile(inside, 95), 1)}, **got}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

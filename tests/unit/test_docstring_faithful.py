@@ -93,7 +93,7 @@ class WordLM:
 
 def test_an_unsupported_mention_is_written_again_with_its_token_banned():
     lm = WordLM()
-    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0))
+    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0, faithful_retries=2))
     edit = feature.edit_for(CASE_MATCH, 3, 0)
     assert lm.calls == 2  # "Match RFC 2822." was rejected, then " RFC" banned
     assert edit.summary_source == "model" and edit.docstring.startswith("Match the case of word.")
@@ -109,8 +109,10 @@ def test_without_retries_the_parse_summary_replaces_an_unfaithful_one():
 
 
 def test_the_confidence_gate_decides_whether_the_model_is_shown():
-    shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0))
-    hidden = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-0.01))
+    shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0,
+                                                      faithful_retries=2))
+    hidden = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-0.01,
+                                                       faithful_retries=2))
     a, b = shown.edit_for(CASE_MATCH, 3, 0), hidden.edit_for(CASE_MATCH, 3, 0)
     assert a.summary_source == "model" and a.confidence >= -5.0
     assert b.summary_source != "model" and b.confidence == a.confidence  # same sentence, below the gate
