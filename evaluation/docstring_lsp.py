@@ -49,7 +49,7 @@ async def lsp_docstring_latency(bundle: str, documents: list[tuple[str, int]], w
             text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
         try:
             await asyncio.wait_for(settled.wait(), SETTLE_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             unsettled += 1
         start = time.perf_counter()
         result = await client.workspace_execute_command_async(types.ExecuteCommandParams(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from devassist.evaluation import docstring as evaluate
 
 pytestmark = pytest.mark.slow

@@ -221,7 +221,7 @@ def test_beam_search_lists_its_finished_sentences_best_first_with_their_mean_log
     beam = beam_search(lm, [9, 9, 9], beams=2, max_new_tokens=10, length_penalty=1.0, should_stop=stop(lm))
     texts = [lm.decode(ids) for ids, _ in beam.alternatives]
     assert texts[0] == "Write the." and "Read the." in texts
-    means = dict((lm.decode(ids), mean) for ids, mean in beam.alternatives)
+    means = {lm.decode(ids): mean for ids, mean in beam.alternatives}
     assert means["Write the."] == pytest.approx(math.log(0.38) / 4)  # three tokens and the end-of-text
 
 

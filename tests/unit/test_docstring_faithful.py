@@ -173,3 +173,24 @@ def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
     assert ungrounded("Return the names of the blueprints of this request.", own, allowed) == []
     assert ungrounded("Split the blueprint path into a list of names.", own, allowed) == []
     assert ungrounded(bad, own) == []  # without the allowed context only the verb and topic rules apply
+
+
+@pytest.mark.parametrize("src,summary,refuted", [
+    ("def is_ascii_encoding(encoding: str) -> bool:\n    return codecs.lookup(encoding).name == 'ascii'\n",
+     "Check if the encoding is a string.", True),
+    ("def test_number(value):\n    return isinstance(value, Number)\n", "Return true if the object is a number.", False),
+    ("def copy_current_request_context(f):\n    ctx = current().copy()\n\n    def wrapper(*args):\n"
+     "        with ctx:\n            return f(*args)\n\n    return update_wrapper(wrapper, f)\n",
+     "Return a copy of the current request context.", True),
+    ("def copy_current_request_context(f):\n    def wrapper(*args):\n        return f(*args)\n\n    return wrapper\n",
+     "Return a function that runs ``f`` in a copy of the current request context.", False),
+    ("def current_context():\n    return _stack[-1].copy()\n", "Return a copy of the current context.", False),
+], ids=["type-test-without-one", "type-test", "decorator-said-to-return-a-value", "decorator-said-to-return-a-function",
+        "plain-return"])
+def test_claims_the_parse_refutes(src, summary, refuted):
+    from devassist.server.features.docstring.facts import function_facts
+    from devassist.server.features.docstring.faithful import false_claims
+
+    defn = definitions(src)[0]
+    facts = function_facts(defn, src.encode())
+    assert bool(false_claims(summary, facts, vocabulary(src))) is refuted

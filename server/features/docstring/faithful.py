@@ -153,6 +153,40 @@ def ungrounded(summary: str, own: set[str], allowed: set[str] | None = None) -> 
     return []
 
 
+# "Check if the encoding is a string.": a claim that the function tests a value's type.
+_TYPE_CLAIM = re.compile(r"\b(?:check|checks|test|tests|whether|true if|determine|determines)\b.*\b(?:is|are)\s+"
+                         r"(?:not\s+)?(?:an?\s+)?(string|str|list|dict|dictionary|mapping|tuple|set|integer|int|number|"
+                         r"float|bool|boolean|bytes|callable|iterable|sequence|class|type)\b", re.I)
+_TYPE_TESTS = {"isinstance", "issubclass", "type", "callable", "hasattr"}
+_FUNCTION_WORDS = re.compile(r"\b(?:function|functions|decorator|decorators|decorated|wrapper|wrapped|wrap|wraps|"
+                             r"callable|callback|view)\b", re.I)
+_WRAPPING_CALLS = re.compile(r"^(?:functools\.)?(?:update_wrapper|wraps|partial)\(")
+
+
+def returns_function(facts) -> bool:
+    """Whether the function returns a function it builds (a decorator, a factory): an inner `def`, or a wrapper."""
+    return any((rv.phrase or "").startswith("The inner function") or _WRAPPING_CALLS.match(rv.source)
+               for rv in getattr(facts, "return_info", []))
+
+
+def false_claims(summary: str, facts, own: set[str]) -> list[str]:
+    """Claims of a summary that the parse refutes.
+
+    A type test ("Check if the encoding is a string.") by a function that tests no type
+    (no `isinstance`, `type`, ...); a returned value ("Return a copy of the current request
+    context.") named by a function that returns a function it builds, when the summary says
+    nothing of a function, decorator or wrapper.
+    """
+    found = []
+    claim = _TYPE_CLAIM.search(summary)
+    if claim and not (_TYPE_TESTS & own):
+        found.append(claim.group(1))
+    if facts is not None and re.match(r"returns?\b", summary, re.I) and returns_function(facts) \
+            and not _FUNCTION_WORDS.search(summary):
+        found.append(summary.split()[0])
+    return found
+
+
 def unsupported(summary: str, allowed: set[str]) -> list[str]:
     """The mentions of a summary that the allowed context does not support."""
     return [m for m in mentions(summary) if not supported(m, allowed)]
