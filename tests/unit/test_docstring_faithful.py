@@ -140,8 +140,9 @@ def test_the_check_can_be_turned_off_to_measure_it():
     ("class Bag:\n    def values(self):\n        for k in self.keys:\n            yield self[k]\n", 1,
      "Iterate over the values."),
     ("def iter_lines(stream):\n    yield from stream\n", 0, "Iterate over the lines."),
+    ("def _nullpager(stream):\n    yield stream\n", 0, "TODO: summarize what ``_nullpager`` does."),
 ], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class",
-        "conversion", "generator", "iter-generator"])
+        "conversion", "generator", "iter-generator", "generator-not-named-for-what-it-yields"])
 def test_the_parse_summary(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary
