@@ -5,32 +5,18 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from devassist.evaluation import docstring as evaluate
+from tests.unit.test_docstring_cli import SOURCE  # one documented function, `read_config`
 
 pytestmark = pytest.mark.slow
-
-SOURCE = '''import json
-
-
-def read_config(path):
-    """Read the configuration file at path."""
-    with open(path) as fh:
-        return json.load(fh)
-
-
-def load_settings(path, strict=False):
-    """Load the settings from a file."""
-    if strict:
-        raise ValueError(path)
-    with open(path) as fh:
-        return json.load(fh)
-'''
 
 
 def test_the_lsp_benchmark_times_each_command_after_a_warm_up(tiny_bundle, tmp_path, capsys):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
-    rows = [{"path": "a.py", "split": "train", "text": SOURCE}, {"path": "b.py", "split": "test", "text": SOURCE}]
+    rows = [{"path": f"{name}.py", "split": split, "text": SOURCE} for name, split in
+            (("a", "train"), ("b", "test"), ("c", "test"))]
     (corpus / "files.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     assert evaluate.main(["--bundle", str(tiny_bundle), "--source", str(corpus), "--lsp", "2", "--lsp-warmup", "1",
                           "--json"]) == 0
