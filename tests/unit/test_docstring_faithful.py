@@ -186,8 +186,11 @@ def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
     ("def copy_current_request_context(f):\n    def wrapper(*args):\n        return f(*args)\n\n    return wrapper\n",
      "Return a function that runs ``f`` in a copy of the current request context.", False),
     ("def current_context():\n    return _stack[-1].copy()\n", "Return a copy of the current context.", False),
+    ("def get_load_dotenv(default=True):\n    val = os.environ.get('SKIP')\n    if not val:\n        return default\n"
+     "    return val.lower() in ('0', 'false')\n", "Returns True if ``default`` is a load-only, False otherwise.", True),
+    ("def is_empty(items):\n    return len(items) == 0\n", "Return True if ``items`` is empty.", False),
 ], ids=["type-test-without-one", "type-test", "decorator-said-to-return-a-value", "decorator-said-to-return-a-function",
-        "plain-return"])
+        "plain-return", "condition-on-a-parameter-never-examined", "condition-on-an-examined-parameter"])
 def test_claims_the_parse_refutes(src, summary, refuted):
     from devassist.server.features.docstring.facts import function_facts
     from devassist.server.features.docstring.faithful import false_claims

@@ -161,6 +161,9 @@ _TYPE_TESTS = {"isinstance", "issubclass", "type", "callable", "hasattr"}
 _FUNCTION_WORDS = re.compile(r"\b(?:function|functions|decorator|decorators|decorated|wrapper|wrapped|wrap|wraps|"
                              r"callable|callback|view)\b", re.I)
 _WRAPPING_CALLS = re.compile(r"^(?:functools\.)?(?:update_wrapper|wraps|partial)\(")
+# "Return True if ``default`` is ...": a condition on a parameter, named as the subject.
+_CONDITION_ON = re.compile(r"\b(?:if|whether|when|unless)\s+``(\w+)``\s+(?:is|are|has|have|was|can|contains|matches)\b",
+                           re.I)
 
 
 def returns_function(facts) -> bool:
@@ -175,7 +178,8 @@ def false_claims(summary: str, facts, own: set[str]) -> list[str]:
     A type test ("Check if the encoding is a string.") by a function that tests no type
     (no `isinstance`, `type`, ...); a returned value ("Return a copy of the current request
     context.") named by a function that returns a function it builds, when the summary says
-    nothing of a function, decorator or wrapper.
+    nothing of a function, decorator or wrapper; a condition on a parameter ("Return True if
+    ``default`` is ...") that the body never examines (it only returns or stores it).
     """
     found = []
     claim = _TYPE_CLAIM.search(summary)
@@ -184,7 +188,17 @@ def false_claims(summary: str, facts, own: set[str]) -> list[str]:
     if facts is not None and re.match(r"returns?\b", summary, re.I) and returns_function(facts) \
             and not _FUNCTION_WORDS.search(summary):
         found.append(summary.split()[0])
+    for name in _CONDITION_ON.findall(summary) if facts is not None else []:
+        use = facts.usage.get(name)
+        if use is not None and not _examined(use):
+            found.append(name)
     return found
+
+
+def _examined(use) -> bool:
+    """Whether the body looks at a parameter in a way a condition could rest on (not only passes it on)."""
+    return bool(use.none_checked or use.compared_with or use.instance_of or use.methods or use.attributes
+                or use.passed_to or use.called or use.indexed or use.iterated)
 
 
 def unsupported(summary: str, allowed: set[str]) -> list[str]:
