@@ -287,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in bad.items():
             flagged[k] += bool(v)
         # only sentences a model wrote: the parse's summaries and placeholders are about the function by construction
-        off_topic["model"] += edit.summary_source in ("model", "retrieval") and bool(ungrounded(hyp_model[-1], request.own, request.allowed))
-        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own, request.allowed))  # drafts, or retrieval
+        off = {k: bool(ungrounded(h[-1], request.own, request.allowed)) for k, h in (
+            ("model", hyp_model), ("unchecked", hyp_unchecked))}
+        off_topic["model"] += edit.summary_source in ("model", "retrieval") and off["model"]
+        off_topic["unchecked"] += off["unchecked"]  # drafts, or retrieval
         for k, v in entry_counts(edit.docstring, args.style).items():
             counts[k] += v
         if dump is not None:

@@ -87,7 +87,9 @@ def is_faithful(summary: str, request: SummaryRequest) -> bool:
         return False
     if request.own is None:
         return True
-    return not ungrounded(summary, request.own, request.allowed) and not false_claims(summary, request.facts, request.own)
+    if ungrounded(summary, request.own, request.allowed):
+        return False
+    return not false_claims(summary, request.facts, request.own)
 
 
 class TemplateSummarizer:
