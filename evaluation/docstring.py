@@ -178,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budget-ms", type=int, default=250, help="the feature's time budget for the model")
     p.add_argument("--lsp", type=int, default=0, metavar="N",
                    help="also time N docstring commands through a real `devassist serve` (needs --bundle)")
+    p.add_argument("--lsp-warmup", type=int, default=3, metavar="W",
+                   help="untimed docstring commands sent first through LSP (default 3)")
     p.add_argument("--unchecked", action="store_true",
                    help="turn the faithfulness check off (to measure what it changes; the model shown as written)")
     add_decoding_arguments(p, override=True)
@@ -285,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, v in bad.items():
             flagged[k] += bool(v)
         # only sentences a model wrote: the parse's summaries and placeholders are about the function by construction
-        off_topic["model"] += edit.summary_source in ("model", "retrieval") and bool(ungrounded(hyp_model[-1], request.own))
-        off_topic["unchecked"] += bool(ungrounded(hyp_unchecked[-1], request.own))  # drafts, or retrieval
+        off = {k: bool(ungrounded(h[-1], request.own, request.allowed)) for k, h in (
+            ("model", hyp_model), ("unchecked", hyp_unchecked))}
+        off_topic["model"] += edit.summary_source in ("model", "retrieval") and off["model"]
+        off_topic["unchecked"] += off["unchecked"]  # drafts, or retrieval
         for k, v in entry_counts(edit.docstring, args.style).items():
             counts[k] += v
         if dump is not None:
@@ -328,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         "faithfulness": {**faithfulness_rates(counts, flagged, n),
                          "off_topic_rate": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in off_topic.items()}},
         "section_accuracy": {k: round(100.0 * v / n, 2) if n else 0.0 for k, v in checks.items()},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
         "latency_ms": {"p50": round(percentile(latencies, 50), 1), "p95": round(percentile(latencies, 95), 1),
                        "max": round(max(latencies, default=0.0), 1), "mean": round(statistics.fmean(latencies), 1) if latencies else 0.0},
         "errors": len(errors),
@@ -347,10 +352,14 @@ def main(argv: list[str] | None = None) -> int:
 
         from devassist.evaluation.docstring_lsp import lsp_docstring_latency
 
-        got = asyncio.run(lsp_docstring_latency(args.bundle, lsp_documents))
-        ms = got.pop("latencies")
-        report["lsp"] = {"n": len(ms), "p50": round(percentile(ms, 50), 1), "p95": round(percentile(ms, 95), 1),
-                         "max": round(max(ms, default=0.0), 1), **got}
+        got = asyncio.run(lsp_docstring_latency(args.bundle, lsp_documents, warmup=args.lsp_warmup))
+        got["load_average"] = [round(x, 2) for x in os.getloadavg()]
+        ms, inside = got.pop("latencies"), got.pop("server_ms")
+        report["lsp"] = {"n": len(ms), "median": round(statistics.median(ms), 1) if ms else 0.0,
+                         "p50": round(percentile(ms, 50), 1), "p95": round(percentile(ms, 95), 1),
+                         "max": round(max(ms, default=0.0), 1),
+                         "edit_in_server": {"median": round(statistics.median(inside), 1) if inside else 0.0,
+                                            "p95": round(percentile(inside, 95), 1)}, **got}
     if args.json:
         print(json.dumps(report, indent=2))
     else:

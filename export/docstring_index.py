@@ -35,7 +35,8 @@ def index_from_corpus(corpus: Path, split: str = "train", min_words: int = 3) ->
 
 
 DECODING_KEYS = ("retrieval_threshold", "no_repeat_ngram", "min_new_tokens", "beams", "length_penalty",
-                 "rerank", "rerank_length", "rerank_margin", "rerank_bm25", "min_confidence", "faithful_retries")
+                 "rerank", "rerank_length", "rerank_margin", "rerank_bm25", "min_confidence", "faithful_retries",
+                 "alternatives")
 
 
 def set_docstring_options(bundle: Path, **options) -> dict:
@@ -67,6 +68,8 @@ def add_decoding_arguments(p: argparse.ArgumentParser, override: bool = False) -
                                                               "log-probability per token (else the parse's summary)")
     p.add_argument("--faithful-retries", type=int, help=note + "rewrites of a summary with unsupported mentions, their "
                                                                "first tokens banned (0: straight to the fallback)")
+    p.add_argument("--alternatives", type=int, help=note + "when the model's sentence is not shown, the most likely "
+                                                           "faithful one of this many beams is (0: none)")
 
 
 def main(argv: list[str] | None = None) -> int:

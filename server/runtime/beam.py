@@ -51,6 +51,9 @@ def beam_search(
 ) -> GenerationResult:
     """The best hypothesis by sum logprob / len**length_penalty among `beams` beams.
 
+    `alternatives` of the result lists every finished hypothesis kept (at most `beams`), best
+    first, with its mean log-probability per token: a caller may pass over the best one.
+
     A hypothesis finishes at end-of-text (not counted in its length) or when
     `should_stop(ids)` is true. `logits_processor(logprobs, ids)` may ban tokens of one beam
     (set them to -inf) each step. When `deadline` (time.monotonic) passes, the best finished
@@ -62,15 +65,19 @@ def beam_search(
     max_new_tokens = max(0, min(max_new_tokens, room - 1))
     prompt = list(prompt_ids)[-(room - max_new_tokens):] if prompt_ids else [lm.eot_id or 0]
 
+    finished: list[_Hypothesis] = []
+
     def result(h: _Hypothesis) -> GenerationResult:
-        return GenerationResult(h.ids, h.reason, (time.perf_counter() - start) * 1000, len(prompt))
+        # the end-of-text token's probability counts in the mean, though not in the length
+        n_best = [(f.ids, f.logprob / max(1, len(f.ids) + (f.reason == "eot"))) for f in finished]
+        return GenerationResult(h.ids, h.reason, (time.perf_counter() - start) * 1000, len(prompt),
+                                alternatives=n_best)
 
     if is_cancelled and is_cancelled():
         return result(_Hypothesis([], 0.0, "cancelled"))
     logits, past = lm.forward(prompt)
     last = logits[-1:]  # (1, V): one live beam until the first step fans out
     live = [_Hypothesis([], 0.0, "max_tokens")]
-    finished: list[_Hypothesis] = []
 
     def best_finished() -> _Hypothesis | None:
         return max(finished, key=lambda h: normalized(h.logprob, len(h.ids), length_penalty), default=None)

@@ -29,6 +29,8 @@ class GenerationResult:
     elapsed_ms: float
     prompt_tokens: int
     logprobs: list[float] = field(default_factory=list)  # the model's log-probability of each generated token
+    # beam search: the finished hypotheses, best first, as (ids, mean log-probability per token)
+    alternatives: list[tuple[list[int], float]] = field(default_factory=list)
 
 
 @dataclass

@@ -214,3 +214,25 @@ def test_export_options_put_beams_in_the_bundle_and_the_feature_uses_them(bundle
     edit = feature.edit_for("def count_lines(text):\n    return len(text.splitlines())\n", 0, 0)
     # the tiny model's sentence is shown only when faithful; else the parse's own summary
     assert edit.docstring and edit.summary_source in ("model", "fallback")
+
+
+def test_beam_search_lists_its_finished_sentences_best_first_with_their_mean_log_probability():
+    lm = TableLM(myopic)
+    beam = beam_search(lm, [9, 9, 9], beams=2, max_new_tokens=10, length_penalty=1.0, should_stop=stop(lm))
+    texts = [lm.decode(ids) for ids, _ in beam.alternatives]
+    assert texts[0] == "Write the." and "Read the." in texts
+    means = {lm.decode(ids): mean for ids, mean in beam.alternatives}
+    assert means["Write the."] == pytest.approx(math.log(0.38) / 4)  # three tokens and the end-of-text
+
+
+def test_when_the_greedy_sentence_is_not_about_the_function_the_likeliest_faithful_beam_is_shown():
+    from devassist.server.features.docstring.faithful import vocabulary
+
+    code = "def write_file(path):\n    pass\n"
+    req = SummaryRequest("write_file", "function", "def write_file(path):", "    pass",
+                         allowed=vocabulary(code), own=vocabulary(code))
+    plain = FimSummarizer(TableLM(myopic), no_repeat_ngram=3, alternatives=0).summarize(req)
+    assert plain.source in ("fallback", "placeholder") and plain.draft == "Read the."  # "Read": not this function
+    s = FimSummarizer(TableLM(myopic), no_repeat_ngram=3, alternatives=3, faithful_retries=0).summarize(req)
+    assert (s.text, s.source, s.draft) == ("Write the.", "model", "Read the.")
+    assert s.confidence == pytest.approx(math.log(0.38) / 4)

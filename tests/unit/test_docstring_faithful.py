@@ -93,7 +93,7 @@ class WordLM:
 
 def test_an_unsupported_mention_is_written_again_with_its_token_banned():
     lm = WordLM()
-    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0))
+    feature = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0, faithful_retries=2))
     edit = feature.edit_for(CASE_MATCH, 3, 0)
     assert lm.calls == 2  # "Match RFC 2822." was rejected, then " RFC" banned
     assert edit.summary_source == "model" and edit.docstring.startswith("Match the case of word.")
@@ -109,8 +109,10 @@ def test_without_retries_the_parse_summary_replaces_an_unfaithful_one():
 
 
 def test_the_confidence_gate_decides_whether_the_model_is_shown():
-    shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0))
-    hidden = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-0.01))
+    shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0,
+                                                      faithful_retries=2))
+    hidden = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-0.01,
+                                                       faithful_retries=2))
     a, b = shown.edit_for(CASE_MATCH, 3, 0), hidden.edit_for(CASE_MATCH, 3, 0)
     assert a.summary_source == "model" and a.confidence >= -5.0
     assert b.summary_source != "model" and b.confidence == a.confidence  # same sentence, below the gate
@@ -135,8 +137,12 @@ def test_the_check_can_be_turned_off_to_measure_it():
     ("def frob(x):\n    return x\n", 0, "TODO: summarize what ``frob`` does."),
     ("class HTTPServer:\n    pass\n", 0, "An HTTP server."),
     ("def str_to_bool(value):\n    return value == 'yes'\n", 0, "Convert str to bool."),
+    ("class Bag:\n    def values(self):\n        for k in self.keys:\n            yield self[k]\n", 1,
+     "Iterate over the values."),
+    ("def iter_lines(stream):\n    yield from stream\n", 0, "Iterate over the lines."),
+    ("def _nullpager(stream):\n    yield stream\n", 0, "TODO: summarize what ``_nullpager`` does."),
 ], ids=["transform", "predicate-method", "verb-object", "preposition", "init", "abstract", "placeholder", "class",
-        "conversion"])
+        "conversion", "generator", "iter-generator", "generator-not-named-for-what-it-yields"])
 def test_the_parse_summary(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary
@@ -153,3 +159,42 @@ def test_the_parse_summary(src, line, summary):
 ], ids=["no-word-of-the-code", "unknown-leading-verb", "about-it", "about-it-by-stems"])
 def test_a_summary_about_another_function_is_refused(summary, own_code, off_topic):
     assert bool(ungrounded(summary, vocabulary(own_code))) is off_topic
+
+
+BLUEPRINTS = ("class Request:\n    @property\n    def blueprints(self) -> list[str]:\n        name = self.blueprint\n"
+              "        if name is None:\n            return []\n        return _split_blueprint_path(name)\n")
+
+
+def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
+    defn = next(d for d in definitions(BLUEPRINTS) if d.name == "blueprints")
+    data = BLUEPRINTS.encode()
+    allowed, own = allowed_context(defn, data, parse(data)), vocabulary(BLUEPRINTS)
+    bad = "Return a list of lists of blue segments for this image."  # the hand-rated misleading summary
+    assert set(ungrounded(bad, own, allowed)) == {"blue", "segments", "image"}
+    assert ungrounded("Return the names of the blueprints of this request.", own, allowed) == []
+    assert ungrounded("Split the blueprint path into a list of names.", own, allowed) == []
+    assert ungrounded(bad, own) == []  # without the allowed context only the verb and topic rules apply
+
+
+@pytest.mark.parametrize("src,summary,refuted", [
+    ("def is_ascii_encoding(encoding: str) -> bool:\n    return codecs.lookup(encoding).name == 'ascii'\n",
+     "Check if the encoding is a string.", True),
+    ("def test_number(value):\n    return isinstance(value, Number)\n", "Return true if the object is a number.", False),
+    ("def copy_current_request_context(f):\n    ctx = current().copy()\n\n    def wrapper(*args):\n"
+     "        with ctx:\n            return f(*args)\n\n    return update_wrapper(wrapper, f)\n",
+     "Return a copy of the current request context.", True),
+    ("def copy_current_request_context(f):\n    def wrapper(*args):\n        return f(*args)\n\n    return wrapper\n",
+     "Return a function that runs ``f`` in a copy of the current request context.", False),
+    ("def current_context():\n    return _stack[-1].copy()\n", "Return a copy of the current context.", False),
+    ("def get_load_dotenv(default=True):\n    val = os.environ.get('SKIP')\n    if not val:\n        return default\n"
+     "    return val.lower() in ('0', 'false')\n", "Returns True if ``default`` is a load-only, False otherwise.", True),
+    ("def is_empty(items):\n    return len(items) == 0\n", "Return True if ``items`` is empty.", False),
+], ids=["type-test-without-one", "type-test", "decorator-said-to-return-a-value", "decorator-said-to-return-a-function",
+        "plain-return", "condition-on-a-parameter-never-examined", "condition-on-an-examined-parameter"])
+def test_claims_the_parse_refutes(src, summary, refuted):
+    from devassist.server.features.docstring.facts import function_facts
+    from devassist.server.features.docstring.faithful import false_claims
+
+    defn = definitions(src)[0]
+    facts = function_facts(defn, src.encode())
+    assert bool(false_claims(summary, facts, vocabulary(src))) is refuted

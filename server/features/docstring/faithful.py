@@ -95,20 +95,50 @@ def _stem(word: str) -> str:
 
 
 def grounded(word: str, own: set[str]) -> bool:
-    """Whether a plain word is backed by the function's own identifiers (prefix match on stems)."""
+    """Whether a plain word is backed by the function's own identifiers (prefix match on stems).
+
+    A stem of five letters or more may begin a longer identifier (`segment`, `segmentation`); a
+    shorter one only when at most four letters follow (`file` in `filenames`, not `blue` in
+    `blueprints`: a word cut short is no evidence). An identifier's three-letter part backs a
+    word it begins (`_pos` "position", `gen_salt` "generate"), unless it is a GENERIC word.
+    """
     stem = _stem(word.lower())
-    return any(tok.startswith(stem) or (len(tok) >= 4 and stem.startswith(tok)) for tok in own)
+    for tok in own:
+        t = _stem(tok)
+        if t.startswith(stem) and (len(stem) >= 5 or len(t) - len(stem) <= 4):
+            return True
+        if stem.startswith(tok) and (len(tok) >= 4 or (len(tok) == 3 and tok not in GENERIC)):
+            return True  # `filename` backs "filenames"; an abbreviation (`pos`, `gen`, `del`) backs its word
+    return False
 
 
-def ungrounded(summary: str, own: set[str]) -> list[str]:
-    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code.
+def _words(summary: str) -> tuple[list[str], list[str]]:
+    """A summary's words, and its content words (not GENERIC, three letters or more)."""
+    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
+    return words, [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+
+
+def invented(summary: str, allowed: set[str]) -> list[str]:
+    """The content words of a summary that nothing in the allowed context backs ("segments", "image")."""
+    return [w for w in _words(summary)[1] if not grounded(w, allowed)]
+
+
+# A summary with this many content words that nothing in the allowed context backs is written
+# about something else ("Return a list of lists of blue segments for this image." for a list of
+# blueprint names). Chosen on werkzeug (250 functions): 2 turns 7 of 195 model sentences over
+# to the fallback and raises BLEU-4 13.52 -> 13.70 (3: 3 sentences, 13.55).
+MAX_INVENTED = 2
+
+
+def ungrounded(summary: str, own: set[str], allowed: set[str] | None = None) -> list[str]:
+    """Why a summary is not about this function: its leading verb, or every content word, unknown to its code,
+    or (with `allowed`) `MAX_INVENTED` content words that nothing in the allowed context backs.
 
     A summary whose words share nothing with the function ("Return true if the object is a
     string." for `isinstance(value, abc.Mapping)`) or that opens with an action the code never
     names ("Install the files ..." for `edit_files`) describes some other function.
     """
-    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
-    content = [w for w in words if w.lower() not in GENERIC and len(w) > 2]
+    words, content = _words(summary)
     if not content:
         return []
     first = words[0] if words else ""
@@ -116,7 +146,59 @@ def ungrounded(summary: str, own: set[str]) -> list[str]:
         return [first]
     if not any(grounded(w, own) for w in content):
         return content
+    if allowed is not None:
+        extra = invented(summary, allowed)
+        if len(extra) >= MAX_INVENTED:
+            return extra
     return []
+
+
+# "Check if the encoding is a string.": a claim that the function tests a value's type.
+_TYPE_CLAIM = re.compile(r"\b(?:check|checks|test|tests|whether|true if|determine|determines)\b.*\b(?:is|are)\s+"
+                         r"(?:not\s+)?(?:an?\s+)?(string|str|list|dict|dictionary|mapping|tuple|set|integer|int|number|"
+                         r"float|bool|boolean|bytes|callable|iterable|sequence|class|type)\b", re.I)
+_TYPE_TESTS = {"isinstance", "issubclass", "type", "callable", "hasattr"}
+_FUNCTION_WORDS = re.compile(r"\b(?:function|functions|decorator|decorators|decorated|wrapper|wrapped|wrap|wraps|"
+                             r"callable|callback|view)\b", re.I)
+_WRAPPING_CALLS = re.compile(r"^(?:functools\.)?(?:update_wrapper|wraps|partial)\(")
+# "Return True if ``default`` is ...": a condition on a parameter, named as the subject.
+_CONDITION_ON = re.compile(r"\b(?:if|whether|when|unless)\s+``(\w+)``\s+(?:is|are|has|have|was|can|contains|matches)\b",
+                           re.I)
+
+
+def returns_function(facts) -> bool:
+    """Whether the function returns a function it builds (a decorator, a factory): an inner `def`, or a wrapper."""
+    return any((rv.phrase or "").startswith("The inner function") or _WRAPPING_CALLS.match(rv.source)
+               for rv in getattr(facts, "return_info", []))
+
+
+def false_claims(summary: str, facts, own: set[str]) -> list[str]:
+    """Claims of a summary that the parse refutes.
+
+    A type test ("Check if the encoding is a string.") by a function that tests no type
+    (no `isinstance`, `type`, ...); a returned value ("Return a copy of the current request
+    context.") named by a function that returns a function it builds, when the summary says
+    nothing of a function, decorator or wrapper; a condition on a parameter ("Return True if
+    ``default`` is ...") that the body never examines (it only returns or stores it).
+    """
+    found = []
+    claim = _TYPE_CLAIM.search(summary)
+    if claim and not (_TYPE_TESTS & own):
+        found.append(claim.group(1))
+    if facts is not None and re.match(r"returns?\b", summary, re.I) and returns_function(facts) \
+            and not _FUNCTION_WORDS.search(summary):
+        found.append(summary.split()[0])
+    for name in _CONDITION_ON.findall(summary) if facts is not None else []:
+        use = facts.usage.get(name)
+        if use is not None and not _examined(use):
+            found.append(name)
+    return found
+
+
+def _examined(use) -> bool:
+    """Whether the body looks at a parameter in a way a condition could rest on (not only passes it on)."""
+    return bool(use.none_checked or use.compared_with or use.instance_of or use.methods or use.attributes
+                or use.passed_to or use.called or use.indexed or use.iterated)
 
 
 def unsupported(summary: str, allowed: set[str]) -> list[str]:

@@ -118,6 +118,11 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
     head, rest = words[0], words[1:]
     if "property" in facts.decorators or "cached_property" in facts.decorators:
         return _sentence(_noun(words))
+    if facts.yields and head in ("iter", "iterate", "walk") and rest:  # `iter_lines` -> "Iterate over the lines."
+        return _sentence(f"iterate over {_noun(rest)}")
+    if facts.yields and head not in VERBS and words[-1].endswith("s") and not words[-1].endswith("ss"):
+        # a generator named for what it yields (a plural): `values` -> "Iterate over the values."
+        return _sentence(f"iterate over {_noun(words)}")
     if head in ("is", "has", "can", "should", "needs", "supports") and rest:
         subject = f"``{params[0]}``" if params and not facts.is_method else (this or "it")
         return _sentence(f"return whether {subject} {head} {' '.join(rest)}")

@@ -1,7 +1,8 @@
-"""Summary lines for docstrings: the name as a sentence, BM25 retrieval, and the model.
+"""Summary lines for docstrings written by the model, and the choice of summarizer for a bundle.
 
 Every summarizer answers `summarize(request, deadline) -> Summary`; the feature does not know
-which one it holds. `default_summarizer` picks the best one the bundle allows.
+which one it holds. `default_summarizer` picks the best one the bundle allows. The request,
+the answer and the summarizers that need no model live in `simple.py` (re-exported here).
 """
 
 from __future__ import annotations
@@ -9,50 +10,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable
 
 import numpy as np
 
-from devassist.server.features.docstring.facts import FunctionFacts
-from devassist.server.features.docstring.fallback import parse_summary, summary_placeholder, words_of
-from devassist.server.features.docstring.faithful import ConfidenceGate, ungrounded, unsupported
+from devassist.server.features.docstring.faithful import ConfidenceGate, unsupported
 from devassist.server.features.docstring.rerank import Candidate, RerankRule, score_candidates, unique
 from devassist.server.features.docstring.loading import load_index
-from devassist.server.features.docstring.retrieval import BM25Index, code_tokens, first_sentence
+from devassist.server.features.docstring.retrieval import first_sentence
+from devassist.server.features.docstring.simple import (  # noqa: F401 - re-exported: callers import them from here
+    ParseSummarizer, RetrievalSummarizer, Summarizer, Summary, SummaryRequest, TemplateSummarizer, as_sentence,
+    is_faithful, name_sentence)
 from devassist.server.runtime.lm import PromptCache
-
-
-@dataclass
-class SummaryRequest:
-    """What a summarizer may look at: the definition and its surroundings."""
-
-    name: str
-    kind: str  # "function" or "class"
-    header: str  # decorators and the signature, up to and including the colon
-    body: str  # the body's lines after the header, without a docstring
-    indent: str = "    "  # the body's indentation
-    before: str = ""  # file text before the definition
-    facts: FunctionFacts | None = None  # the parse's facts, for the fallback summary
-    qualname: str = ""
-    allowed: set[str] | None = None  # the vocabulary a faithful summary may draw on (None: unchecked)
-    own: set[str] | None = None  # the function's own vocabulary: a summary must be about it (None: unchecked)
-
-    @property
-    def code(self) -> str:
-        """The definition's text without its docstring."""
-        return f"{self.header}\n{self.body}"
-
-
-@dataclass
-class Summary:
-    """A summary sentence, an optional longer description, and who wrote it."""
-
-    text: str
-    description: str | None = None
-    source: str = "template"  # template | fallback | placeholder | retrieval | model | cancelled
-    elapsed_ms: float = 0.0
-    confidence: float | None = None  # the model's mean log-probability per token, when a model wrote it
-    draft: str | None = None  # the model's first sentence before any check (to measure what the checks change)
 
 
 # The confidence gate: the model's sentence is shown only if its mean log-probability per token
@@ -62,84 +31,15 @@ class Summary:
 MIN_CONFIDENCE = -1.5
 
 
-class Summarizer(Protocol):
-    """Anything that writes a summary line."""
-
-    name: str
-
-    def summarize(self, request: SummaryRequest, deadline: float | None = None,
-                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
-        """A summary for the request, finishing by `deadline` (time.monotonic) if possible."""
-        ...
-
-
-def as_sentence(text: str) -> str:
-    """One line, capitalised, ending with a period."""
-    text = " ".join(text.split()).strip()
-    if not text:
-        return text
-    text = text[0].upper() + text[1:]
-    return text if text[-1] in ".!?" else text + "."
-
-
-def name_sentence(name: str) -> str:
-    """`get_user_name` -> "Get user name."; `HTTPServer` -> "HTTP server."."""
-    return as_sentence(" ".join(words_of(name)) or name.strip("_") or name)
-
-
-def is_faithful(summary: str, request: SummaryRequest) -> bool:
-    """Whether every mention of a summary is supported by the allowed context, and the summary is about this function."""
-    if request.allowed is not None and unsupported(summary, request.allowed):
-        return False
-    return request.own is None or not ungrounded(summary, request.own)
-
-
-class TemplateSummarizer:
-    """The name turned into a sentence (also the last-resort fallback)."""
-
-    name = "template"
-
-    def summarize(self, request: SummaryRequest, deadline: float | None = None,
-                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
-        """The request's name as a sentence."""
-        return Summary(name_sentence(request.name), source=self.name)
-
-
-class ParseSummarizer:
-    """The parse's own summary (`fallback.parse_summary`), else the marked placeholder."""
-
-    name = "fallback"
-
-    def summarize(self, request: SummaryRequest, deadline: float | None = None,
-                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
-        """A summary from the name, parameters and body; the placeholder when nothing good can be said."""
-        text = parse_summary(request.facts, request.qualname) if request.facts is not None else None
-        if text is None:
-            return Summary(summary_placeholder(request.name), source="placeholder")
-        return Summary(text, source=self.name)
-
-
-class RetrievalSummarizer:
-    """The first sentence of the most similar documented function's docstring (BM25)."""
-
-    name = "retrieval"
-
-    def __init__(self, index: BM25Index, fallback: Summarizer | None = None):
-        self.index = index
-        self.fallback = fallback or ParseSummarizer()
-
-    def candidates(self, request: SummaryRequest, k: int = 5) -> list[tuple[str, float]]:
-        """The k best (sentence, score) pairs."""
-        return [(self.index.sentences[i], s) for i, s in self.index.top(code_tokens(request.code), k)]
-
-    def summarize(self, request: SummaryRequest, deadline: float | None = None,
-                  is_cancelled: Callable[[], bool] | None = None) -> Summary:
-        """The best match's first sentence, or the template when nothing matches."""
-        start = time.perf_counter()
-        best = self.candidates(request, 1)
-        if not best:
-            return self.fallback.summarize(request, deadline)
-        return Summary(as_sentence(best[0][0]), source=self.name, elapsed_ms=(time.perf_counter() - start) * 1000)
+# When the greedy sentence is not shown (an unsupported mention, about another function, refuted
+# by the parse, below the gate), it is written again with the tokens that began its unsupported
+# mentions banned (FAITHFUL_RETRIES times at most); `alternatives` > 1 would instead offer the
+# likeliest faithful sentence among that many beams. Measured on werkzeug (250 functions, 1 s
+# budget): BLEU-4 14.05 with 2 rewrites, 14.03 with 4 beams alone, 13.74 with both; but in two
+# hand-rated unseen samples 3 of the 4 beam sentences shown were misleading (the model's next-best
+# guesses after a rejected one are confused too), so no beams are offered.
+ALTERNATIVES = 0
+FAITHFUL_RETRIES = 2
 
 
 class FimSummarizer:
@@ -156,11 +56,14 @@ class FimSummarizer:
                  hints: RetrievalSummarizer | None = None, min_new_tokens: int = 0, no_repeat_ngram: int = 0,
                  retrieval_threshold: float = 0.0, beams: int = 1, length_penalty: float = 1.0,
                  rerank: int = 0, rerank_length: float = 1.0, rerank_margin: float = 0.0, rerank_bm25: float = 0.0,
-                 min_confidence: float = MIN_CONFIDENCE, faithful_retries: int = 2):
+                 min_confidence: float = MIN_CONFIDENCE, faithful_retries: int = FAITHFUL_RETRIES,
+                 alternatives: int = ALTERNATIVES):
         self.lm = lm
         self.fallback = fallback or ParseSummarizer()
         self.min_confidence = min_confidence  # the model's sentence is shown only at or above this
         self.faithful_retries = faithful_retries  # rewrites with unsupported mentions' tokens banned
+        # beams whose finished sentences are offered, most likely first, when the greedy one is not shown (0: none)
+        self.alternatives = alternatives
         self.max_new_tokens = max_new_tokens
         self.max_prompt_tokens = max_prompt_tokens  # training examples are built with the same budget
         self.suffix_share = suffix_share
@@ -252,8 +155,8 @@ class FimSummarizer:
             draft = candidate if attempt == 0 else draft
             bad = unsupported(candidate, request.allowed) if request.allowed is not None else []
             confidence = float(np.mean(logprobs)) if logprobs else None
-            if not bad and request.own is not None and ungrounded(candidate, request.own):
-                break  # about some other function: no rewrite fixes that
+            if not bad and not is_faithful(candidate, request):
+                break  # about some other function, or refuted by the parse: no rewrite fixes that
             if not bad:
                 if ConfidenceGate(self.min_confidence).passes(confidence):
                     return Summary(candidate, source=self.name, elapsed_ms=elapsed, confidence=confidence, draft=draft)
@@ -262,18 +165,49 @@ class FimSummarizer:
             if not new_bans or not hasattr(lm, "forward") or (deadline is not None and time.monotonic() >= deadline):
                 break
             banned |= new_bans
+        if draft is not None:  # a sentence was written but not shown: the model's next-best ones may be
+            found = self._alternative(prompt, request, draft, deadline, is_cancelled)
+            if found is not None:
+                found.elapsed_ms += elapsed
+                found.draft = draft
+                return found
         fb = self.fallback.summarize(request, deadline)
         fb.elapsed_ms += elapsed
         fb.confidence, fb.draft = confidence, draft
         return fb
 
+    def _stop(self, ids: list[int]) -> bool:
+        """The end of the first sentence, the line, or the docstring."""
+        text = self.lm.decode(ids)
+        return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
+
+    def _alternative(self, prompt: list[int], request: SummaryRequest, rejected: str, deadline,
+                     is_cancelled) -> Summary | None:
+        """The most likely of the model's next-best sentences (beam search, `alternatives` beams) that is
+        faithful and passes the gate; None when there is none, no time, or `alternatives` < 2."""
+        lm = self.lm
+        if self.alternatives < 2 or not hasattr(lm, "beam_search") or (
+                deadline is not None and time.monotonic() >= deadline):
+            return None
+        r = lm.beam_search(prompt, beams=self.alternatives, max_new_tokens=self.max_new_tokens,
+                           length_penalty=self.length_penalty, should_stop=self._stop, deadline=deadline,
+                           is_cancelled=is_cancelled, logits_processor=self._constrain)
+        if r.stop_reason == "cancelled":
+            return None
+        gate = ConfidenceGate(self.min_confidence)
+        for ids, mean in r.alternatives:
+            sentence = first_sentence(lm.decode(ids).split('"""')[0].split("\n")[0])
+            candidate = as_sentence(sentence)
+            if len(sentence.split()) < self.min_words or candidate == rejected:
+                continue
+            if gate.passes(mean) and is_faithful(candidate, request):
+                return Summary(candidate, source=self.name, elapsed_ms=r.elapsed_ms, confidence=mean)
+        return None
+
     def _write(self, prompt: list[int], deadline, is_cancelled, banned: set[int], reuse: PromptCache | None):
         """One decoding pass: (result, log-probability of each chosen token under the model)."""
         lm = self.lm
-
-        def stop(ids: list[int]) -> bool:
-            text = lm.decode(ids)
-            return '"""' in text or "\n" in text or bool(re.search(r"[.!?]\s", text))
+        stop = self._stop
 
         extra = {"reuse": reuse} if reuse is not None else {}
         if not hasattr(lm, "forward"):  # a model without our decoding hooks: plain greedy, confidence unknown
@@ -387,7 +321,7 @@ def default_summarizer(bundle=None, lm=None, prefer: str | None = None) -> Summa
     if lm is not None and getattr(lm, "has_fim", False) and method in (None, "model"):
         shape = bundle.component("docstring") if bundle is not None and bundle.has("docstring") else {}
         kwargs = {k: int(shape[k]) for k in ("max_prompt_tokens", "max_new_tokens", "min_new_tokens", "no_repeat_ngram",
-                                             "beams", "rerank", "faithful_retries") if k in shape}
+                                             "beams", "rerank", "faithful_retries", "alternatives") if k in shape}
         kwargs.update({k: float(shape[k]) for k in ("retrieval_threshold", "length_penalty", "rerank_length",
                                                     "rerank_margin", "rerank_bm25", "min_confidence") if k in shape})
         hints = retrieval if shape.get("hints") == "retrieval" else None
