@@ -3,8 +3,9 @@
 Handlers (server/handlers.py) stay thin and call the features held here. Model work runs off
 the event loop in two lanes, so the loop keeps answering (cancellations included):
 
-- the completion lane (one thread): the keystroke's suggestion, never queued behind anything else;
-- the background lane (one thread): review scoring and docstrings. Background work waits at
+- the completion lane (one thread): the keystroke's suggestion and the docstring a person asked
+  for, never queued behind review;
+- the background lane (one thread): review scoring and indexing. Background work waits at
   `ForegroundGate.wait_idle()` between model runs whenever a completion is queued or running,
   so on two cores the two lanes never fight over them for more than one window of review.
 """
