@@ -50,6 +50,10 @@ class TokenTable:
         self._memo[remaining] = out
         return out
 
+    def pick(self, logits: np.ndarray, remaining: str) -> int:
+        """The most likely token that agrees with the `remaining` typed characters."""
+        return constrained_argmax(logits, self.allowed(remaining))
+
     def advance(self, remaining: str, token: int) -> str:
         """What is still to be covered after `token` was generated under the constraint."""
         text = self.strings[token]
