@@ -20,6 +20,7 @@ GENERATE_INPUTS = (  # name, type, dims, optional, ragged
     ("max_new_tokens", "TYPE_INT32", [1], False, False),
     ("required", "TYPE_STRING", [1], True, False),  # the typed characters the continuation must begin with
     ("time_budget_ms", "TYPE_INT32", [1], True, False),  # 0: no deadline on the server
+    ("max_lines", "TYPE_INT32", [1], True, False),  # stop after this many newlines (0: no limit)
     ("cache_weight", "TYPE_FP32", [1], True, False),
     ("cache_tokens", "TYPE_INT64", [-1], True, True),  # the prompt's tokens the n-gram cache counts
 )

@@ -69,7 +69,9 @@ class TritonPythonModel:
         dtype = next((i.type for i in self.session.get_inputs() if i.name.startswith("past_key_values")), "")
         self.past_dtype = np.float16 if "float16" in dtype else np.float32
         with open(os.path.join(here, "token_strings.json"), encoding="utf-8") as fh:
-            self.table = TokenTable(_Strings(json.load(fh)), self.vocab_size)
+            strings = json.load(fh)
+        self.table = TokenTable(_Strings(strings), self.vocab_size)
+        self.newlines = [s.count("\n") for s in strings]
 
     def _forward(self, ids, past):
         past = past if past is not None else empty_past(self.n_layer, self.n_head, self.head_dim, self.past_dtype)
@@ -89,8 +91,10 @@ class TritonPythonModel:
         weight = float(_input(request, "cache_weight", np.array([0.0]))[0])
         cache = NgramCache([int(t) for t in _input(request, "cache_tokens", np.array([], dtype=np.int64))]) \
             if weight > 0 else None
+        max_lines = int(_input(request, "max_lines", np.array([0]))[0])
+        should_stop = (lambda out: sum(self.newlines[t] for t in out) >= max_lines) if max_lines > 0 else None
         cancelled = getattr(request, "is_cancelled", None)  # Triton >= 23.10: the client gave up
-        result = greedy(self._forward, ids, self.context_length, self.eot_id, max_new,
+        result = greedy(self._forward, ids, self.context_length, self.eot_id, max_new, should_stop,
                         deadline=time.monotonic() + budget_ms / 1000.0 if budget_ms > 0 else None,
                         is_cancelled=cancelled, cache=cache, cache_weight=weight, required=required,
                         table=self.table if required else None)

@@ -59,6 +59,7 @@ class LanguageModel:
         self._path = onnx_path or bundle.path(meta["file"])
         self._threads, self._prefer_gpu = threads, prefer_gpu
         self._session = None
+        self.file_sha256 = bundle.manifest.get("files", {}).get(meta["file"], {}).get("sha256", "")  # which model this is
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer_path))
         self.n_layer = int(meta["n_layer"])
         self.n_head = int(meta["n_head"])
