@@ -161,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metrics", help="its metrics URL (default: port 8002 of --remote's host)")
     parser.add_argument("--instances", type=int, default=2, help="generate instances when started here (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="onnxruntime threads per instance (default 1)")
+    parser.add_argument("--protocol", choices=["http", "grpc"], default="http",
+                        help="how the LSP servers reach the Triton started here (gRPC cancels on the server too)")
     parser.add_argument("--arms", default="triton,local", help="which arms to run (default %(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -204,10 +206,11 @@ async def _triton_arm(args, per_user, warmup, root: Path, report: dict) -> dict:
     export_triton(args.bundle or default_bundle_path(), root / "repo", instances=args.instances, threads=args.threads,
                   log=lambda *_: None)
     server = start_triton(root / "repo", root / "triton")
+    url = server.url if args.protocol == "http" else f"grpc://127.0.0.1:{server.grpc_port}"
     try:
-        report["triton_server"] = {"instances": args.instances, "threads_per_instance": args.threads,
+        report["triton_server"] = {"instances": args.instances, "threads_per_instance": args.threads, "url": url,
                                    "rss_idle_mb": round(sum(peak_rss_mb(p) or 0 for p in process_tree([server.process.pid])), 1)}
-        return await run_arm("triton", server_command(args.bundle) + ["--remote", server.url], args.users, per_user,
+        return await run_arm("triton", server_command(args.bundle) + ["--remote", url], args.users, per_user,
                              warmup, root, extra_pids=[server.process.pid], metrics_url=server.metrics_url)
     finally:
         server.stop()
