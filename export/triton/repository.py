@@ -23,7 +23,7 @@ from tokenizers import Tokenizer
 import devassist.server.runtime
 from devassist.export.staging import staged_folder
 from devassist.export.triton.config import generate_config, lm_config, parse_config
-from devassist.server.bundle import MANIFEST, load_bundle, sha256_file
+from devassist.server.bundle import MANIFEST, load_bundle
 
 RUNTIME_FILES = ("decode.py", "constrain.py", "ngram.py")  # the server's decoding loop, copied unchanged
 RECORD = "triton.json"
