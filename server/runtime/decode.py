@@ -27,18 +27,20 @@ class GenerationResult:
     logprobs: list[float] = field(default_factory=list)  # the model's log-probability of each generated token
 
 
-def session_forward(session, rows: np.ndarray, past: dict[str, np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+def session_forward(session, rows: np.ndarray, past: dict[str, np.ndarray], inputs: set[str] | None = None,
+                    outputs: list[str] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Run B rows of T new tokens after a batched `past` on an optimum GPT-2 ONNX session.
 
     Returns logits (B, T, V) float32 and the new cache under the `past_key_values.*` names.
+    `inputs`/`outputs`: the graph's names, when the caller keeps them (read from `session` otherwise).
     Rows may be right-padded: attention is causal, so a padding token changes only the logits at
     and after its own position, which the caller ignores.
     """
     rows = np.asarray(rows, dtype=np.int64)
     batch, t = rows.shape
     past_len = next(iter(past.values())).shape[2]
-    inputs = {i.name for i in session.get_inputs()}
-    outputs = [o.name for o in session.get_outputs()]
+    inputs = inputs if inputs is not None else {i.name for i in session.get_inputs()}
+    outputs = outputs if outputs is not None else [o.name for o in session.get_outputs()]
     feeds = dict(past)
     feeds["input_ids"] = rows
     if "attention_mask" in inputs:

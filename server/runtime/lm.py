@@ -7,6 +7,7 @@ outputs `logits` (B, T, V) and `present.{i}.{key,value}`.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -59,6 +60,7 @@ class LanguageModel:
         self._path = onnx_path or bundle.path(meta["file"])
         self._threads, self._prefer_gpu = threads, prefer_gpu
         self._session = None
+        self._load_lock = threading.Lock()
         self.file_sha256 = bundle.manifest.get("files", {}).get(meta["file"], {}).get("sha256", "")  # which model this is
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer_path))
         self.n_layer = int(meta["n_layer"])
@@ -76,16 +78,21 @@ class LanguageModel:
     def session(self):
         """The onnxruntime session, created on first use (a `serve --remote` client may never need it)."""
         if self._session is None:
-            session = create_session(self._path, threads=self._threads, prefer_gpu=self._prefer_gpu)
-            self._input_names = {i.name for i in session.get_inputs()}
-            self._output_names = [o.name for o in session.get_outputs()]
-            self._past_dtype = np.float16 if "float16" in session.get_inputs()[0].type else np.float32
-            for inp in session.get_inputs():
-                if inp.name.startswith("past_key_values"):
-                    self._past_dtype = np.float16 if "float16" in inp.type else np.float32
-                    break
-            self._session = session
+            with self._load_lock:  # the completion and background lanes may both ask first
+                if self._session is None:
+                    self._load()
         return self._session
+
+    def _load(self) -> None:
+        session = create_session(self._path, threads=self._threads, prefer_gpu=self._prefer_gpu)
+        self._input_names = {i.name for i in session.get_inputs()}
+        self._output_names = [o.name for o in session.get_outputs()]
+        self._past_dtype = np.float16 if "float16" in session.get_inputs()[0].type else np.float32
+        for inp in session.get_inputs():
+            if inp.name.startswith("past_key_values"):
+                self._past_dtype = np.float16 if "float16" in inp.type else np.float32
+                break
+        self._session = session  # last: other threads see a session only with its names set
 
     @property
     def input_names(self) -> set[str]:
@@ -160,7 +167,7 @@ class LanguageModel:
         Rows may be right-padded: attention is causal, so a padding token changes only the
         logits at and after its own position, which the caller ignores.
         """
-        return session_forward(self.session, rows, past)
+        return session_forward(self.session, rows, past, self._input_names, self._output_names)
 
     def beam_search(self, prompt_ids: list[int], beams: int = 4, max_new_tokens: int = 32, **kwargs) -> GenerationResult:
         """Beam search with the KV cache (see `devassist.server.runtime.beam.beam_search`)."""
