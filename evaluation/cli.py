@@ -12,6 +12,7 @@ TARGETS = {
     "docstring": ("devassist.evaluation.docstring", "docstring BLEU-4 / ROUGE-L vs template and retrieval baselines"),
     "review": ("devassist.evaluation.review", "mutation pairs: pairwise accuracy, AUROC, line localization"),
     "synth": ("devassist.evaluation.synth", "synthetic-data quality, detection and privacy (vs ctgan)"),
+    "serving": ("devassist.evaluation.serving", "N typing users on one Triton server (serve --remote) vs N local models"),
     "robustness": ("devassist.evaluation.robustness", "fuzzing, load, lifecycle, hostile commands, soak, network"),
     "sizes": ("devassist.evaluation.model_sizes", "int8 size and per-token latency of bigger model shapes (train extra)"),
 }

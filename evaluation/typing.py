@@ -137,8 +137,9 @@ class Editor:
         self.pulls[uri] = msg_id
 
 
-async def type_spot(editor: Editor, uri: str, spot: Spot) -> dict:
-    """Type one spot's keystrokes as an editor would; what the user sees after the last one."""
+async def type_spot(editor: Editor, uri: str, spot: Spot, with_list: bool = True) -> dict:
+    """Type one spot's keystrokes as an editor would; what the user sees after the last one
+    (then, `with_list`, the completion list at the same place)."""
     client = editor.client
     editor.replace(uri, spot.before)
     editor.pull(uri)
@@ -171,7 +172,7 @@ async def type_spot(editor: Editor, uri: str, spot: Spot) -> dict:
     try:
         listed = await asyncio.wait_for(client.request("textDocument/completion", {
             "textDocument": {"uri": uri}, "position": {"line": spot.line, "character": col},
-            "context": {"triggerKind": 1}}), 30)
+            "context": {"triggerKind": 1}}), 30) if with_list else None
     except (LspError, asyncio.TimeoutError):
         listed = None
     list_ms = (time.monotonic() - started) * 1000

@@ -20,6 +20,8 @@ export (Ctrl-C, SIGTERM) removes it and leaves OUT as it was. OUT, if it exists,
 examples:
   devassist export runs/tiny --out /tmp/tiny-bundle
   devassist export runs/default --out models/default --quantize int8 --embed int8 --drop-fp32 --checkpoint
+  devassist export --triton /srv/triton-repo --bundle models/default            # a Triton model repository
+  devassist export --triton /srv/triton-repo --bundle models/default --device gpu --instances 2
 """
 
 
@@ -138,8 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(prog="devassist export", description=__doc__.splitlines()[0],
                                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path, help="a folder written by `devassist train`")
-    parser.add_argument("--out", type=Path, required=True, help="the bundle folder to write")
+    parser.add_argument("run_dir", type=Path, nargs="?", help="a folder written by `devassist train`")
+    parser.add_argument("--out", type=Path, help="the bundle folder to write")
     parser.add_argument("--quantize", choices=["none", "int8"], default="int8",
                         help="also ship an int8 copy of the LM (default %(default)s)")
     parser.add_argument("--embed", choices=["none", "fp32", "int8"], default="fp32",
@@ -151,7 +153,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-fim", action="store_true",
                         help="serve with prefix-only prompts (for a model whose FIM measured worse)")
     parser.add_argument("--name", help="the bundle's name in its manifest (default: the folder name)")
+    triton = parser.add_argument_group("Triton model repository (instead of a bundle; docs/SCALE.md)")
+    triton.add_argument("--triton", type=Path, metavar="REPO", help="write a Triton model repository from --bundle")
+    triton.add_argument("--bundle", type=Path, help="the bundle to serve (default: the shipped models/default)")
+    triton.add_argument("--device", choices=["cpu", "gpu"], default="cpu", help="instance kind (default %(default)s)")
+    triton.add_argument("--instances", type=int, default=1, help="model instances per device (default %(default)s)")
+    triton.add_argument("--max-batch", type=int, default=8, help="largest dynamic batch (default %(default)s)")
+    triton.add_argument("--threads", type=int, default=0,
+                        help="onnxruntime threads per `generate` instance (default: onnxruntime's choice)")
     args = parser.parse_args(argv)
+    if args.triton is not None:
+        return _export_triton(args)
+    if args.run_dir is None or args.out is None:
+        parser.error("give a run folder and --out (or --triton REPO)")
     try:
         export_bundle(args.run_dir, args.out, None if args.quantize == "none" else args.quantize,
                       None if args.embed == "none" else args.embed, args.name, args.drop_fp32, args.checkpoint, args.cache_mix,
@@ -161,5 +175,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt as exc:  # SIGINT, or SIGTERM while the bundle was staged
         print(f"devassist export: {exc or 'interrupted'}; no partial bundle was left", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _export_triton(args) -> int:
+    """`devassist export --triton REPO`: the repository, or one line saying why not."""
+    from devassist.export.triton.repository import export_triton
+    from devassist.server.bundle import BundleError, default_bundle_path
+
+    if args.instances < 1 or args.max_batch < 1:
+        print("devassist export: --instances and --max-batch must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        export_triton(args.bundle or default_bundle_path(), args.triton, args.device, args.instances, args.max_batch,
+                      args.threads, log=lambda line: print(line, flush=True))
+    except (BundleError, UnsafeOutput, ImportError) as exc:
+        print(f"devassist export: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt as exc:
+        print(f"devassist export: {exc or 'interrupted'}; no partial repository was left", file=sys.stderr)
         return 130
     return 0

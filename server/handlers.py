@@ -79,7 +79,8 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
         if repo_index is not None:
             repo = repo_index.context(text[:offset], uri_path(uri), settings.repo_context_tokens,
                                       lambda t: len(server.lm.encode(t)), document=text)
-        suggestion = server.engine.complete(text, offset, settings, uri, stop, started, repo=repo)
+        suggestion = server.engine.complete(text, offset, settings, uri, stop, started, repo=repo,
+                                            remote=server.settings.remote)
         others = server.engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
         return suggestion, others
 

@@ -107,17 +107,25 @@ class ForegroundGate:
 class DevassistServer(LanguageServer):
     """pygls server holding the bundle's features."""
 
-    def __init__(self, bundle: Bundle, threads: int | None = None):
+    def __init__(self, bundle: Bundle, threads: int | None = None, remote: str | None = None):
         super().__init__("devassist", __version__)
         self.bundle = bundle
         self.settings = Settings()
         defaults = bundle.manifest.get("defaults", {})
         component = defaults.get("completion_component", "lm")
         started = time.perf_counter()
-        self.lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=threads)
+        # With a remote completion server the local session loads only if something needs it
+        # (review, docstrings, the fallback): the tokenizer is all that completion uses here.
+        self.lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=threads,
+                                lazy=remote is not None)
         self.settings.completion.cache_mix = float(defaults.get("cache_mix", 0.0))
+        backend = None
+        if remote is not None:
+            from devassist.server.remote.backend import RemoteBackend
+
+            backend = RemoteBackend(remote, self.lm, on_status=lambda state, message=None: self.status(state, message))
         # A bundle may turn FIM prompts off when its model's FIM measured worse than prefix-only.
-        self.engine = CompletionEngine(self.lm, use_fim=bool(defaults.get("fim", True)))
+        self.engine = CompletionEngine(self.lm, use_fim=bool(defaults.get("fim", True)), backend=backend)
         self.load_ms = (time.perf_counter() - started) * 1000
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-completion")
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-background")
@@ -128,7 +136,8 @@ class DevassistServer(LanguageServer):
         self.extra_features: dict[str, Any] = {}
         # (server, CodeActionParams, text) -> [CodeAction]; features append theirs at registration
         self.code_action_providers: list[Callable[..., list]] = []
-        log.info("loaded bundle %s (%s) in %.0f ms on %s", bundle.name, self.lm.component, self.load_ms, self.lm.providers)
+        log.info("loaded bundle %s (%s) in %.0f ms on %s", bundle.name, self.lm.component, self.load_ms,
+                 self.engine.backend.label)
 
     def repo_index(self):
         """The workspace's snippet index for repository context, or None while it is being built.
@@ -153,7 +162,7 @@ class DevassistServer(LanguageServer):
     @property
     def model_label(self) -> str:
         """What the status bar shows as the loaded model."""
-        return f"{self.bundle.name} ({self.lm.component}, {self.lm.providers[0].replace('ExecutionProvider', '')})"
+        return f"{self.bundle.name} ({self.lm.component}, {self.engine.backend.label})"
 
     def status(self, state: str, message: str | None = None) -> None:
         """Send `devassist/status` {state, model, message} for the editor's status bar."""

@@ -30,6 +30,8 @@ EPILOG = """examples:
   devassist serve --on-framing-error exit          # exit 2 on a mis-framed message (the editor restarts us)
   devassist serve --tcp 2087 --idle-timeout 600    # close TCP sessions silent for 10 minutes
   DEVASSIST_DEVICE=cpu devassist serve             # ignore a GPU even with onnxruntime-gpu
+  devassist serve --remote http://gpu-box:8000     # completions from a team's Triton server (docs/SCALE.md)
+  devassist serve --remote grpc://gpu-box:8001     # the same over gRPC (cancellation reaches the server)
 """
 
 
@@ -42,14 +44,16 @@ def _install_protocol(server) -> None:
     server.protocol = DevassistProtocol(server, default_converter())
 
 
-def build_server(bundle_dir: Path | None, threads: int | None = None):
-    """Load and verify the bundle, then create the server with every handler registered."""
+def build_server(bundle_dir: Path | None, threads: int | None = None, remote: str | None = None):
+    """Load and verify the bundle, then create the server with every handler registered.
+
+    `remote`: a Triton server's URL (`http://host:8000` or `grpc://host:8001`) for completions."""
     from devassist.server.bundle import default_bundle_path, load_bundle
     from devassist.server.handlers import register
     from devassist.server.lsp import DevassistServer
 
     bundle = load_bundle(bundle_dir or default_bundle_path())
-    server = DevassistServer(bundle, threads=threads)
+    server = DevassistServer(bundle, threads=threads, remote=remote)
     server.pristine_settings = copy.deepcopy(server.settings)
     _install_protocol(server)
     register(server)
@@ -68,7 +72,7 @@ def new_session(template):
     session._server = None
     session.settings = copy.deepcopy(template.pristine_settings)
     engine = template.engine
-    session.engine = type(engine)(engine.lm, cache_mix=engine.cache_mix, use_fim=engine.use_fim)
+    session.engine = type(engine)(engine.lm, cache_mix=engine.cache_mix, use_fim=engine.use_fim, backend=engine.backend)
     session.supersede = Supersede()
     session._repo_index = session._repo_future = None  # the workspace's index is per client
     session.extra_features = {}
@@ -172,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="TCP: close a session whose message is not complete S seconds after its first byte "
                              "(slow clients; default 30)")
     parser.add_argument("--max-sessions", type=int, default=8, help="TCP: most sessions at once (default 8)")
+    parser.add_argument("--remote", metavar="URL",
+                        help="complete with the `generate` model of a Triton server (http://HOST:8000 or grpc://HOST:8001) "
+                             "exported from the same bundle; settings remote.fallbackToLocal and remote.timeoutMs")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     args = parser.parse_args(argv)
     # stdout carries the protocol: every log line goes to stderr.
@@ -179,11 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_level != "DEBUG":  # pygls logs every message at INFO: too much for an editor's log
         logging.getLogger("pygls").setLevel(logging.WARNING)
     try:
-        server = build_server(args.bundle, args.threads)
+        if args.remote:
+            from devassist.server.remote.triton_client import split_url
+
+            split_url(args.remote)  # a malformed URL is refused here, with one line
+        server = build_server(args.bundle, args.threads, args.remote)
     except BundleError as exc:
         print(f"devassist serve: cannot load the bundle: {exc}", file=sys.stderr)
         return 1
-    except RuntimeError as exc:
+    except (RuntimeError, ValueError) as exc:
         print(f"devassist serve: {exc}", file=sys.stderr)
         return 1
     from devassist.server.client_log import send_logs_to_client

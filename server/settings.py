@@ -72,12 +72,24 @@ class ReviewSettings:
 
 
 @dataclass
+class RemoteSettings:
+    """A team's completion server (`devassist serve --remote URL`); unused without `--remote`."""
+
+    fallback_to_local: bool = False
+    """When the completion server cannot be reached, complete with this machine's copy of the model
+    (loaded on first need) instead of showing nothing; the status bar says the server is unreachable."""
+    timeout_ms: int = 1000
+    """How long one completion waits for the server before it counts as unreachable (retried after 5 s)."""
+
+
+@dataclass
 class Settings:
     """Everything the server can be told, under the section `devassist`."""
 
     completion: CompletionSettings = field(default_factory=CompletionSettings)
     docstring: DocstringSettings = field(default_factory=DocstringSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
+    remote: RemoteSettings = field(default_factory=RemoteSettings)
 
 
 _CHOICES = {
@@ -95,6 +107,7 @@ _RANGES = {
     ("review", "finding_threshold_shift"): (-20.0, 50.0),
     ("review", "max_diagnostics"): (0, 1000),
     ("review", "debounce_ms"): (0, 60_000),
+    ("remote", "timeout_ms"): (50, 60_000),
 }
 
 

@@ -12,9 +12,10 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable
 
-from devassist.server.features.postprocess import (CursorContext, clean_prefix, decide_mode, postprocess,
-                                                   stop_reached, trim_open_end)
+from devassist.server.features.postprocess import (MAX_BLOCK_LINES, CursorContext, clean_prefix, decide_mode,
+                                                   postprocess, stop_reached, trim_open_end)
 from devassist.server.features.completion_list import word_alternatives
+from devassist.server.remote.backend import LocalBackend
 from devassist.server.runtime.constrain import heal_point
 from devassist.server.runtime.lm import LanguageModel, PromptCache
 from devassist.server.runtime.ngram import NgramCache
@@ -85,8 +86,9 @@ class ForwardCache:
 class CompletionEngine:
     """Turns (document text, cursor offset) into a suggestion with the bundle's model."""
 
-    def __init__(self, lm: LanguageModel, cache_mix: float = 0.0, use_fim: bool = True):
-        self.lm = lm
+    def __init__(self, lm: LanguageModel, cache_mix: float = 0.0, use_fim: bool = True, backend=None):
+        self.lm = lm  # the tokenizer, special tokens and shape; decoding runs on `backend`
+        self.backend = backend or LocalBackend(lm)
         self.cache_mix = cache_mix
         self.use_fim = use_fim  # FIM prompt when the tokenizer has FIM tokens and there is a suffix
         self.forward_cache = ForwardCache()
@@ -215,7 +217,7 @@ class CompletionEngine:
         typed characters, log-probability). For the completion list."""
         offset = max(0, min(offset, len(text)))
         prefix, suffix = text[:offset], text[offset:]
-        if not text.strip():
+        if not text.strip() or self.backend.remote:  # the list's other words need a batch of local forward passes
             return []
         ctx = self.context_at(text, offset, settings.multiline)
         prompt, heal = self.prompt_at(prefix, suffix, ctx, settings, 8)
@@ -230,10 +232,12 @@ class CompletionEngine:
         is_cancelled: Callable[[], bool] | None = None,
         started: float | None = None,
         repo: str = "",
+        remote=None,
     ) -> Suggestion | None:
         """A suggestion at `offset` in `text`, or None when there is nothing worth showing.
 
-        `repo`: snippets of the workspace's other files to put before the document's code."""
+        `repo`: snippets of the workspace's other files to put before the document's code;
+        `remote`: the `RemoteSettings` for a remote backend."""
         started = started if started is not None else time.monotonic()
         offset = max(0, min(offset, len(text)))
         prefix, suffix = text[:offset], text[offset:]
@@ -252,15 +256,16 @@ class CompletionEngine:
             cache = NgramCache([t for t in prompt if t < self.lm.vocab_size and t not in self.lm.special_ids.values()])
         reuse = self.reuse_for(uri)
         min_prob = settings.min_token_probability
-        result = self.lm.generate(
+        result = self.backend.generate(
             prompt, max_new_tokens=max_new, reuse=reuse,
             should_stop=lambda ids: stop_reached(self.lm.decode(ids), ctx),
             # Nothing after the first token under its bar is shown: stop decoding there.
             stop_after=lambda ids, logprobs: self.confidence_cut(ids, logprobs, heal, min_prob)[1] is not None,
             deadline=started + settings.time_budget_ms / 1000.0,
             is_cancelled=is_cancelled, cache=cache, cache_weight=mix, required=heal,
+            max_lines=1 if ctx.mode == "line" else MAX_BLOCK_LINES, options=remote,
         )
-        if result.stop_reason == "cancelled":
+        if result.stop_reason in ("cancelled", "unavailable"):
             return None
         raw, stop_reason = self.shown_part(result, heal, min_prob)
         if raw is None:

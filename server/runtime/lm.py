@@ -7,7 +7,7 @@ outputs `logits` (B, T, V) and `present.{i}.{key,value}`.
 
 from __future__ import annotations
 
-import time
+import threading
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -16,21 +16,9 @@ from tokenizers import Tokenizer
 
 from devassist.server.bundle import Bundle
 from devassist.server.runtime.constrain import TokenTable
-from devassist.server.runtime.ngram import NgramCache, mix_argmax, softmax
+from devassist.server.runtime.decode import GenerationResult, empty_past, greedy, session_forward
+from devassist.server.runtime.ngram import NgramCache, softmax
 from devassist.server.runtime.session import create_session
-
-
-@dataclass
-class GenerationResult:
-    """What `generate` produced and why it stopped."""
-
-    ids: list[int]
-    stop_reason: str  # eot | max_tokens | stop | time | cancelled | context
-    elapsed_ms: float
-    prompt_tokens: int
-    logprobs: list[float] = field(default_factory=list)  # the model's log-probability of each generated token
-    # beam search: the finished hypotheses, best first, as (ids, mean log-probability per token)
-    alternatives: list[tuple[list[int], float]] = field(default_factory=list)
 
 
 @dataclass
@@ -65,12 +53,15 @@ class LanguageModel:
     """A causal LM from a bundle component, with its tokenizer and special token ids."""
 
     def __init__(self, bundle: Bundle, component: str = "lm", threads: int | None = None, prefer_gpu: bool = True,
-                 onnx_path=None):
+                 onnx_path=None, lazy: bool = False):
         meta = bundle.component(component)
         self.meta = meta
         self.component = component
-        path = onnx_path or bundle.path(meta["file"])
-        self.session = create_session(path, threads=threads, prefer_gpu=prefer_gpu)
+        self._path = onnx_path or bundle.path(meta["file"])
+        self._threads, self._prefer_gpu = threads, prefer_gpu
+        self._session = None
+        self._load_lock = threading.Lock()
+        self.file_sha256 = bundle.manifest.get("files", {}).get(meta["file"], {}).get("sha256", "")  # which model this is
         self.tokenizer = Tokenizer.from_file(str(bundle.tokenizer_path))
         self.n_layer = int(meta["n_layer"])
         self.n_head = int(meta["n_head"])
@@ -80,13 +71,51 @@ class LanguageModel:
         specials = bundle.special_tokens
         self.special_ids = {role: self.tokenizer.token_to_id(tok) for role, tok in specials.items()}
         self.eot_id = self.special_ids.get("eot")
-        self.input_names = {i.name for i in self.session.get_inputs()}
-        self.output_names = [o.name for o in self.session.get_outputs()]
-        self.past_dtype = np.float16 if "float16" in self.session.get_inputs()[0].type else np.float32
-        for inp in self.session.get_inputs():
+        if not lazy:
+            self.session  # noqa: B018 - load now: a broken model file fails at start, not at the first keystroke
+
+    @property
+    def session(self):
+        """The onnxruntime session, created on first use (a `serve --remote` client may never need it)."""
+        if self._session is None:
+            with self._load_lock:  # the completion and background lanes may both ask first
+                if self._session is None:
+                    self._load()
+        return self._session
+
+    def _load(self) -> None:
+        session = create_session(self._path, threads=self._threads, prefer_gpu=self._prefer_gpu)
+        self._input_names = {i.name for i in session.get_inputs()}
+        self._output_names = [o.name for o in session.get_outputs()]
+        self._past_dtype = np.float16 if "float16" in session.get_inputs()[0].type else np.float32
+        for inp in session.get_inputs():
             if inp.name.startswith("past_key_values"):
-                self.past_dtype = np.float16 if "float16" in inp.type else np.float32
+                self._past_dtype = np.float16 if "float16" in inp.type else np.float32
                 break
+        self._session = session  # last: other threads see a session only with its names set
+
+    @property
+    def input_names(self) -> set[str]:
+        """The ONNX graph's input names."""
+        _ = self.session  # created on first use
+        return self._input_names
+
+    @property
+    def output_names(self) -> list[str]:
+        """The ONNX graph's output names (logits first)."""
+        _ = self.session  # created on first use
+        return self._output_names
+
+    @property
+    def past_dtype(self):
+        """The KV cache's dtype (float16 for an fp16 graph)."""
+        _ = self.session  # created on first use
+        return self._past_dtype
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the onnxruntime session exists yet."""
+        return self._session is not None
 
     @classmethod
     def from_onnx(cls, bundle: Bundle, onnx_path, **kwargs) -> "LanguageModel":
@@ -120,9 +149,7 @@ class LanguageModel:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
     def _empty_past(self) -> dict[str, np.ndarray]:
-        shape = (1, self.n_head, 0, self.head_dim)
-        empty = np.zeros(shape, dtype=self.past_dtype)
-        return {f"past_key_values.{i}.{kv}": empty for i in range(self.n_layer) for kv in ("key", "value")}
+        return empty_past(self.n_layer, self.n_head, self.head_dim, self.past_dtype)
 
     def forward(self, ids: list[int], past: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Run new tokens after `past`: logits (T, V) float32 and the new cache."""
@@ -140,21 +167,7 @@ class LanguageModel:
         Rows may be right-padded: attention is causal, so a padding token changes only the
         logits at and after its own position, which the caller ignores.
         """
-        rows = np.asarray(rows, dtype=np.int64)
-        batch, t = rows.shape
-        past_len = next(iter(past.values())).shape[2]
-        feeds = dict(past)
-        feeds["input_ids"] = rows
-        if "attention_mask" in self.input_names:
-            feeds["attention_mask"] = np.ones((batch, past_len + t), dtype=np.int64)
-        if "position_ids" in self.input_names:
-            feeds["position_ids"] = np.broadcast_to(np.arange(past_len, past_len + t, dtype=np.int64), (batch, t))
-        outputs = self.session.run(self.output_names, feeds)
-        present = {
-            name.replace("present", "past_key_values"): value
-            for name, value in zip(self.output_names[1:], outputs[1:])
-        }
-        return outputs[0].astype(np.float32, copy=False), present
+        return session_forward(self.session, rows, past, self._input_names, self._output_names)
 
     def beam_search(self, prompt_ids: list[int], beams: int = 4, max_new_tokens: int = 32, **kwargs) -> GenerationResult:
         """Beam search with the KV cache (see `devassist.server.runtime.beam.beam_search`)."""
@@ -212,64 +225,9 @@ class LanguageModel:
         begin with that string: until it is covered, each step picks the most likely token that
         agrees with it (see `constrain.py`); those tokens are part of the result.
         """
-        start = time.perf_counter()
-        room = self.context_length - 1
-        remaining = required
-        max_new_tokens = max(0, min(max_new_tokens + min(len(required), 4), room - 1))
-        prompt = list(prompt_ids)[-(room - max_new_tokens):] if prompt_ids else [self.eot_id or 0]
-        generated: list[int] = []
-        logprobs: list[float] = []
-        reason = "max_tokens"
-        if is_cancelled and is_cancelled():
-            return GenerationResult([], "cancelled", 0.0, len(prompt))
-        keep = reuse.common_prefix(prompt) if reuse is not None and reuse.past is not None else 0
-        keep = min(keep, len(prompt) - 1)  # at least one token must run, for its logits
-        if keep >= 8:
-            past = {k: v[:, :, :keep] for k, v in reuse.past.items()}
-            logits, past = self.forward(prompt[keep:], past)
-        else:
-            logits, past = self.forward(prompt)
-        fed = list(prompt)
-        last = logits[-1]
-        for _ in range(max_new_tokens):
-            if logits_processor is not None:
-                last = logits_processor(last, generated)
-            if remaining:
-                token = self.token_table.pick(last, remaining)
-                remaining = self.token_table.advance(remaining, token)
-            elif cache is not None and cache_weight > 0:
-                token = mix_argmax(last, cache.distribution(), cache_weight)
-            else:
-                token = int(last.argmax())
-            if token == self.eot_id and not ignore_eot:
-                reason = "eot"
-                break
-            generated.append(token)
-            top = float(last.max())
-            logprobs.append(float(last[token]) - top - float(np.log(np.exp(last - top).sum())))
-            if cache is not None:
-                cache.push(token)
-            if should_stop and should_stop(generated):
-                reason = "stop"
-                break
-            if stop_after and stop_after(generated, logprobs):
-                reason = "stop"
-                break
-            if is_cancelled and is_cancelled():
-                reason = "cancelled"
-                break
-            if deadline is not None and time.monotonic() >= deadline:
-                reason = "time"
-                break
-            if len(prompt) + len(generated) >= self.context_length:
-                reason = "context"
-                break
-            logits, past = self.forward([token], past)
-            fed.append(token)
-            last = logits[-1]
-        if reuse is not None:
-            reuse.ids, reuse.past = fed, past
-        return GenerationResult(generated, reason, (time.perf_counter() - start) * 1000, len(prompt), logprobs)
+        return greedy(lambda ids, past: self.forward(ids, past), prompt_ids, self.context_length, self.eot_id,
+                      max_new_tokens, should_stop, deadline, is_cancelled, cache, cache_weight, ignore_eot, reuse,
+                      logits_processor, required, self.token_table if required else None, stop_after)
 
 
 def next_token_probs(logits: np.ndarray) -> np.ndarray:

@@ -32,6 +32,10 @@ class NgramCache:
                 self.counts[n][tuple(h[-n:])][token] += 1
         h.append(token)
 
+    def pick(self, logits: np.ndarray, weight: float) -> int:
+        """The next token under the network's distribution mixed with this cache's (weight `weight`)."""
+        return mix_argmax(logits, self.distribution(), weight)
+
     def distribution(self, context: list[int] | None = None) -> dict[int, float]:
         """The cache's next-token probabilities after `context` (default: the history)."""
         ctx = self.history if context is None else context

@@ -12,9 +12,11 @@ from pytest_lsp import ClientServerConfig, client_capabilities
 
 @asynccontextmanager
 async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings: dict | None = None,
-                      workspace: Path | None = None, capabilities: types.ClientCapabilities | None = None):
-    """A pytest-lsp client talking to `devassist serve --bundle BUNDLE`, initialized."""
-    config = ClientServerConfig(server_command=[sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle)])
+                      workspace: Path | None = None, capabilities: types.ClientCapabilities | None = None,
+                      serve_args: tuple[str, ...] = ()):
+    """A pytest-lsp client talking to `devassist serve --bundle BUNDLE [serve_args]`, initialized."""
+    config = ClientServerConfig(server_command=[sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle),
+                                                *serve_args])
     client = await config.start()
     client.documents = {}  # uri -> text, as an editor holds it (updated by workspace/applyEdit)
 

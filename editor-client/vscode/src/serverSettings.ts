@@ -105,5 +105,15 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
     "default": 500,
     "minimum": 0,
     "maximum": 60000
+  },
+  "remote.fallbackToLocal": {
+    "type": "boolean",
+    "default": false
+  },
+  "remote.timeoutMs": {
+    "type": "integer",
+    "default": 1000,
+    "minimum": 50,
+    "maximum": 60000
   }
 };

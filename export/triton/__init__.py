@@ -1,0 +1,1 @@
+"""A Triton Inference Server model repository from a bundle (`devassist export --triton`)."""

@@ -1,0 +1,1 @@
+"""Completions from a team's Triton Inference Server (`devassist serve --remote URL`)."""
