@@ -126,7 +126,9 @@ def export_like(bundle, run: Path, staging: Path, name: str, log) -> None:
                  fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)), log=log)
     # Review keeps its own signals graph, so its calibration stays consistent;
     # `devassist review calibrate` refits it on the new model.
-    for comp_name, desc in comps.items():
+    # A component named by another one (docstring -> docstring_lm) goes first: every re-seal checks references.
+    named = {v for desc in comps.values() for v in desc.values() if isinstance(v, str) and v in comps}
+    for comp_name, desc in sorted(comps.items(), key=lambda item: item[0] not in named):
         if comp_name not in LM_COMPONENTS:
             listed = bundle.manifest["files"]
             refs = [v for v in desc.values() if isinstance(v, str) and v in listed]

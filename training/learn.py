@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import threading
 import time
@@ -26,6 +27,7 @@ EPILOG = """examples:
   devassist learn                          # the current folder, with the shipped bundle, 10 minutes
   devassist learn ~/src/myproject --time-budget 300
   devassist learn . --bundle ~/bundles/base --spots 120
+  devassist learn runs/flask --keep        # keep the result even if worse, to measure it yourself
   devassist serve                          # started in ~/src/myproject, it uses the adapted bundle
 
 The adapted bundle is kept in ~/.cache/devassist/workspaces/<hash>/ (or under $XDG_CACHE_HOME)
@@ -96,6 +98,18 @@ def missing_training_module() -> str | None:
     return None
 
 
+def busy_threads() -> int | None:
+    """1 when the machine already runs more work than it has cores, else None (the default).
+
+    Two threads then wait on each other at every operation: on a 2-core machine at load 15,
+    a training step took 4.0 s with 2 threads and 0.15 s with 1 (tiny model), 69 s and 35 s (7M).
+    """
+    try:
+        return 1 if os.getloadavg()[0] >= (os.cpu_count() or 1) else None
+    except OSError:
+        return None
+
+
 def spot_document(spot) -> tuple[str, int]:
     """The document after a spot's keystrokes, and the cursor offset in it."""
     lines = spot.before.split("\n")
@@ -116,7 +130,7 @@ def ghost_text_measure(bundle, files: list[tuple[str, str]], spots: int, seed: i
 
     defaults = bundle.manifest.get("defaults", {})
     component = defaults.get("completion_component", "lm")
-    lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm")
+    lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=busy_threads())
     engine = CompletionEngine(lm, use_fim=bool(defaults.get("fim", True)))
     settings = CompletionSettings(time_budget_ms=MEASURE_BUDGET_MS, cache_mix=float(defaults.get("cache_mix", 0.0)))
     chosen = sample_spots(files, max(1, math.ceil(spots / len(KINDS))), seed)
@@ -142,8 +156,9 @@ class NotBetter(Exception):
 
 
 def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress, spots: int = 60,
-          held_out_percent: int = 20, seed: int = 0, eval_tokens: int = 20000) -> dict:
-    """Fine-tune on `workspace`, measure before/after, publish to the cache when better; the record."""
+          held_out_percent: int = 20, seed: int = 0, eval_tokens: int = 20000, keep: bool = False) -> dict:
+    """Fine-tune on `workspace`, measure before/after, publish to the cache when better (or with
+    `keep`, always, marked not adopted so no server uses it); the record."""
     from devassist.export.staging import scratch_folder, staged_folder
     from devassist.server.bundle import load_bundle
     from devassist.server.safe_io import write_atomic
@@ -153,6 +168,10 @@ def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress
                                              resplit)
     from devassist.training.train import train
 
+    import torch
+
+    if busy_threads():
+        torch.set_num_threads(1)  # for the held-out accuracy too (the training sets its own)
     base = load_bundle(bundle_dir)
     cache = workspace_dir(workspace)
     cache.mkdir(parents=True, exist_ok=True)
@@ -183,19 +202,23 @@ def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress
         train_s = max(0.25 * budget_s, budget_s - progress.elapsed - reserve)
         progress.stage(f"training on {len(train_rows)} files for {train_s:.0f} s")
         cfg = finetune_config(base, train_s)
+        cfg.train.threads = busy_threads() or cfg.train.threads
         (work / "tokenizer.json").write_bytes(base.tokenizer_path.read_bytes())
         run = train(cfg, work / "run", corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=True,
                     init_dir=base_ckpt)
         progress.stage("exporting the adapted model")
+        export_start = time.monotonic()
         export_like(base, work / "run", staging, f"{base.name}+{workspace.name}", quiet)
+        export_s = time.monotonic() - export_start
         progress.stage("measuring the adapted model")
         after = ghost_text_measure(load_bundle(staging, partial_ok=True), held, spots, seed)
         after["next_token_accuracy"] = held_out_accuracy(work / "run", base.tokenizer_path, [t for _, t in held], eval_tokens)
         record.update(metrics={"before": before, "after": after}, steps=run["step"], train_s=run["wall_time_s"],
-                      wall_s=round(progress.elapsed, 1), spots=spots, seed=seed,
+                      wall_s=round(progress.elapsed, 1), measure_s=round(measure_s, 1), export_s=round(export_s, 1),
+                      spots=spots, seed=seed,
                       date=datetime.now(timezone.utc).isoformat(timespec="seconds"), bundle=BUNDLE)
         record["adopted"] = is_better(before, after)
-        if not record["adopted"]:
+        if not record["adopted"] and not keep:
             raise NotBetter(json.dumps(record))
         progress.stage("switching to the adapted model")
     write_atomic(cache / RECORD, json.dumps(record, indent=2) + "\n", overwrite=True)
@@ -207,7 +230,7 @@ def summary(record: dict) -> str:
     """One line for people: before -> after, and what happened."""
     b, a = record["metrics"]["before"], record["metrics"]["after"]
     verdict = (f"now serving {record['bundle']}" if record["adopted"]
-               else "not better, so the current model stays")
+               else "not better, so the current model stays" + (f" (kept in {record['bundle']})" if "/" in record["bundle"] else ""))
     return (f"learnt {Path(record['workspace']).name} in {record['wall_s']:.0f} s ({record['steps']} steps): "
             f"useful ghost text on {len(record['held_out_files'])} held-out files {b['useful_pct']:.1f}% -> "
             f"{a['useful_pct']:.1f}% ({a['spots']} spots), next-token accuracy {b['next_token_accuracy']:.1f}% -> "
@@ -225,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spots", type=int, default=60, help="typing spots measured on the held-out files")
     parser.add_argument("--held-out-percent", type=int, default=20, help="share of the files held out (by file)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the typing spots")
+    parser.add_argument("--keep", action="store_true", help="keep the adapted bundle even when it is not better "
+                        "(the server still does not use it; for measuring it with `devassist evaluate typing`)")
     parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout (for the language server)")
     args = parser.parse_args(argv)
     progress = Progress(max(args.time_budget, 1.0), args.progress_json)
@@ -252,7 +277,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
 
     try:
         record = learn(args.bundle or default_bundle_path(), workspace, args.time_budget, progress, args.spots,
-                       args.held_out_percent, args.seed)
+                       args.held_out_percent, args.seed, keep=args.keep)
     except NotBetter as exc:
         record = json.loads(str(exc))
     except (BundleError, UnsafeOutput) as exc:
