@@ -17,7 +17,6 @@ import argparse
 import json
 import math
 import os
-import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -144,10 +143,20 @@ def ghost_text_measure(bundle, files: list[tuple[str, str]], spots: int, seed: i
     return {"spots": len(chosen), "useful_pct": share(useful), "exact_pct": share(exact)}
 
 
+NOISE_SPOTS = 2  # a change of this many spots' verdicts is noise, not a verdict of its own
+
+
 def is_better(before: dict, after: dict) -> bool:
-    """More useful suggestions; on a tie, a higher next-token accuracy."""
-    if after["useful_pct"] != before["useful_pct"]:
-        return after["useful_pct"] > before["useful_pct"]
+    """Clearly more useful suggestions; within the measure's noise, a higher next-token accuracy.
+
+    The spots are few (60 by default), so a difference of up to NOISE_SPOTS of them decides
+    nothing: on flask the 60 spots said one fewer useful suggestion where `evaluate typing`'s
+    180 said +4.4 points, and next-token accuracy (+4.3) agreed with the latter.
+    """
+    noise = 100.0 * NOISE_SPOTS / max(int(before.get("spots", 60)), 1)
+    gain = after["useful_pct"] - before["useful_pct"]
+    if abs(gain) > noise + 1e-9:
+        return gain > 0
     return after["next_token_accuracy"] > before["next_token_accuracy"]
 
 
