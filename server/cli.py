@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "tokenizer": ("devassist.training.tokenizer", "train the byte-level BPE tokenizer on a corpus"),
     "train": ("devassist.training.train", "train a model from a TOML config"),
     "finetune": ("devassist.training.finetune", "fine-tune a bundle's model on your own repository"),
+    "learn": ("devassist.training.learn", "adapt the model to a workspace (kept in your cache; the server uses it)"),
     "export": ("devassist.export.cli", "export a training run to an ONNX bundle, parity-checked"),
     "docstring": ("devassist.server.docstring_cli", "generate a docstring for a function in a file"),
     "review": ("devassist.server.review_cli", "review diagnostics for files; `review calibrate` refits"),

@@ -73,15 +73,16 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
     stop = lambda: cancel.is_set() or is_superseded()  # noqa: E731 - polled between decoding steps
 
     repo_index = server.repo_index() if settings.repo_context_tokens else None
+    engine = server.engine  # a request started before a model swap finishes on the model it started with
 
     def work():
         repo = ""
         if repo_index is not None:
             repo = repo_index.context(text[:offset], uri_path(uri), settings.repo_context_tokens,
-                                      lambda t: len(server.lm.encode(t)), document=text)
-        suggestion = server.engine.complete(text, offset, settings, uri, stop, started, repo=repo,
-                                            remote=server.settings.remote)
-        others = server.engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
+                                      lambda t: len(engine.lm.encode(t)), document=text)
+        suggestion = engine.complete(text, offset, settings, uri, stop, started, repo=repo,
+                                     remote=server.settings.remote)
+        others = engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
         return suggestion, others
 
     suggestion, others = await server.run_model(work, cancel_event=cancel)
@@ -109,6 +110,8 @@ def register(server: DevassistServer) -> None:
     async def initialized(ls: DevassistServer, params: types.InitializedParams) -> None:
         await pull_configuration(ls)
         ls.status("ready")
+        if ls.settings.learn.use_learnt_model:
+            await ls.use_learnt_bundle()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def workspace_did_change_configuration(ls: DevassistServer, params: types.DidChangeConfigurationParams) -> None:

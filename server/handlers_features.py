@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -20,6 +21,7 @@ log = logging.getLogger("devassist")
 DOCSTRING_COMMAND = "devassist.generateDocstring"
 SYNTH_COMMAND = "devassist.synthesizeTestData"
 SUPPRESS_COMMAND = "devassist.suppressReview"
+LEARN_COMMAND = "devassist.learnWorkspace"
 
 
 def _position(arg: Any) -> tuple[int, int]:
@@ -215,38 +217,106 @@ def register_synth(server) -> None:
         uri, rows = request.get("uri"), request.get("rows", 1000)
         options = {k: request[k] for k in option_names if request.get(k) is not None}
         unknown = sorted(set(request) - {"uri", "rows", *option_names})
-        folders = [f.uri for f in (ls.workspace.folders or {}).values()] if ls.workspace.folders else []
-        if not folders and ls.workspace.root_uri:
-            folders = [ls.workspace.root_uri]
+        folders = ls.workspace_roots()
         if unknown:
             message = f"devassist.synthesizeTestData: unknown arguments {unknown}; known: uri, rows, {', '.join(option_names)}"
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
             return {"ok": False, "message": message}
-        token = str(uuid.uuid4())
-        progress = ls.work_done_progress
-        try:
-            await progress.create_async(token)
-        except Exception:  # the client may not support server-initiated progress
-            pass
-        progress.begin(token, types.WorkDoneProgressBegin(title="devassist: synthesizing test data", cancellable=True,
-                                                          percentage=0))
-        cancelled = progress.tokens.get(token)
+        progress = await Progress.begin(ls, "devassist: synthesizing test data")
         ls.status("busy", "training a synthesizer")
         try:
-            out = await feature.run(uri, rows, folders,
-                                    lambda pct, msg: progress.report(token, types.WorkDoneProgressReport(
-                                        message=msg, percentage=int(pct))),
-                                    lambda: bool(cancelled is not None and cancelled.cancelled()), **options)
+            out = await feature.run(uri, rows, folders, progress.report, progress.cancelled, **options)
         except SynthesisError as exc:
-            progress.end(token, types.WorkDoneProgressEnd(message=str(exc)))
+            progress.end(str(exc))
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=str(exc)))
             return {"ok": False, "message": str(exc)}
         finally:
             ls.status("ready")
-        progress.end(token, types.WorkDoneProgressEnd(message=f"wrote {out.name}"))
+        progress.end(f"wrote {out.name}")
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info,
                                                        message=f"devassist wrote {rows} synthetic rows to {out}"))
         return {"ok": True, "path": str(out)}
+
+
+class Progress:
+    """One `$/progress` run for a command: created, begun as cancellable, reported, ended."""
+
+    def __init__(self, ls, token: str):
+        self.ls, self.token = ls, token
+
+    @classmethod
+    async def begin(cls, ls, title: str) -> "Progress":
+        """window/workDoneProgress/create, then begin at 0 %."""
+        token = str(uuid.uuid4())
+        try:
+            await ls.work_done_progress.create_async(token)
+        except Exception:  # the client may not support server-initiated progress
+            pass
+        ls.work_done_progress.begin(token, types.WorkDoneProgressBegin(title=title, cancellable=True, percentage=0))
+        return cls(ls, token)
+
+    def report(self, percent: int, message: str) -> None:
+        """$/progress report."""
+        self.ls.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message,
+                                                                                   percentage=int(percent)))
+
+    def cancelled(self) -> bool:
+        """Whether the client sent window/workDoneProgress/cancel for this token."""
+        future = self.ls.work_done_progress.tokens.get(self.token)
+        return bool(future is not None and future.cancelled())
+
+    def end(self, message: str) -> None:
+        """$/progress end."""
+        self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=message))
+
+
+def register_learn(server) -> None:
+    """`devassist.learnWorkspace [folderUri?]`: fine-tune on the workspace in a subprocess, with
+    $/progress and cancel; switch completions to the result when it measured better."""
+    from devassist.server.features.learn import LearnError, WorkspaceLearner, workspace_path
+
+    feature = WorkspaceLearner()
+    running: set = set()  # folders being learnt: a second request for one is refused
+
+    @server.command(LEARN_COMMAND)
+    async def learn_workspace(ls, *args: Any):
+        arg = args[0] if args else None
+        arg = arg.get("uri") if isinstance(arg, dict) else arg
+        try:
+            if arg is not None and not isinstance(arg, str):
+                raise LearnError("devassist.learnWorkspace takes a workspace folder URI (or nothing: the first folder)")
+            folder = workspace_path(arg, ls.workspace_roots())
+            if folder in running:
+                raise LearnError(f"{folder.name} is already being learnt")
+        except LearnError as exc:
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=str(exc)))
+            return {"ok": False, "message": str(exc)}
+        running.add(folder)
+        progress = await Progress.begin(ls, f"devassist: learning {folder.name}")
+        try:
+            record = await feature.run(folder, ls.base_bundle.root, ls.settings.learn.time_budget_s,
+                                       progress.report, progress.cancelled)
+            before, after = record["metrics"]["before"], record["metrics"]["after"]
+            numbers = (f"useful suggestions on {len(record['held_out_files'])} held-out files "
+                       f"{before['useful_pct']:.1f}% -> {after['useful_pct']:.1f}%, next-token accuracy "
+                       f"{before['next_token_accuracy']:.1f}% -> {after['next_token_accuracy']:.1f}%")
+            if record["adopted"]:
+                await ls.use_bundle(Path(record["bundle"]))
+                message = f"devassist learnt {folder.name}: {numbers}; completions now use the adapted model"
+            else:
+                message = f"devassist learnt {folder.name}, but it was not better ({numbers}); the model stays"
+        except Exception as exc:  # LearnError, or a learnt bundle that fails to load
+            message = str(exc) if isinstance(exc, LearnError) else f"learning {folder.name} failed: {exc}"
+            progress.end(message)
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=message))
+            return {"ok": False, "message": message}
+        finally:
+            running.discard(folder)
+        progress.end(message)
+        ls.status("ready", f"using the model learnt on {folder.name}" if record["adopted"] else None)
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=message))
+        return {"ok": True, "adopted": record["adopted"], "message": message, "metrics": record["metrics"],
+                "bundle": record["bundle"] if record["adopted"] else None}
 
 
 def register_code_actions(server) -> None:
@@ -284,4 +354,4 @@ def _guarded(register):
 
 
 REGISTRARS: list = [_guarded(register_docstring), _guarded(register_review), _guarded(register_synth),
-                    register_code_actions]
+                    _guarded(register_learn), register_code_actions]

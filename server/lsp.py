@@ -104,28 +104,38 @@ class ForegroundGate:
                 self._idle.wait(quiet if left is None else min(quiet, left))
 
 
+def completion_model(bundle: Bundle, threads: int | None, remote: str | None = None,
+                     on_status: Callable[..., None] | None = None) -> tuple[LanguageModel, CompletionEngine]:
+    """The completion model of a bundle (its `completion_component`, else `lm`) and its engine;
+    with `remote` (a Triton server's URL) the engine decodes there."""
+    defaults = bundle.manifest.get("defaults", {})
+    component = defaults.get("completion_component", "lm")
+    # With a remote completion server the local session loads only if something needs it
+    # (review, docstrings, the fallback): the tokenizer is all that completion uses here.
+    lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=threads,
+                       lazy=remote is not None)
+    backend = None
+    if remote is not None:
+        from devassist.server.remote.backend import RemoteBackend
+
+        backend = RemoteBackend(remote, lm, on_status=on_status)
+    # A bundle may turn FIM prompts off when its model's FIM measured worse than prefix-only.
+    return lm, CompletionEngine(lm, use_fim=bool(defaults.get("fim", True)), backend=backend)
+
+
 class DevassistServer(LanguageServer):
     """pygls server holding the bundle's features."""
 
     def __init__(self, bundle: Bundle, threads: int | None = None, remote: str | None = None):
         super().__init__("devassist", __version__)
         self.bundle = bundle
+        self.base_bundle = bundle  # the bundle served at start: a learnt bundle must be adapted from it
+        self.threads = threads
         self.settings = Settings()
-        defaults = bundle.manifest.get("defaults", {})
-        component = defaults.get("completion_component", "lm")
         started = time.perf_counter()
-        # With a remote completion server the local session loads only if something needs it
-        # (review, docstrings, the fallback): the tokenizer is all that completion uses here.
-        self.lm = LanguageModel(bundle, component=component if bundle.has(component) else "lm", threads=threads,
-                                lazy=remote is not None)
-        self.settings.completion.cache_mix = float(defaults.get("cache_mix", 0.0))
-        backend = None
-        if remote is not None:
-            from devassist.server.remote.backend import RemoteBackend
-
-            backend = RemoteBackend(remote, self.lm, on_status=lambda state, message=None: self.status(state, message))
-        # A bundle may turn FIM prompts off when its model's FIM measured worse than prefix-only.
-        self.engine = CompletionEngine(self.lm, use_fim=bool(defaults.get("fim", True)), backend=backend)
+        self.lm, self.engine = completion_model(bundle, threads, remote,
+                                                on_status=lambda state, message=None: self.status(state, message))
+        self.settings.completion.cache_mix = float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0))
         self.load_ms = (time.perf_counter() - started) * 1000
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-completion")
         self.background = ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-background")
@@ -147,17 +157,55 @@ class DevassistServer(LanguageServer):
         if self._repo_index is None and self._repo_future is None:
             from devassist.server.features.repo_context import RepoIndex
 
-            roots = [urlparse(f.uri).path for f in (self.workspace.folders or {}).values()]
-            if not roots and self.workspace.root_path:
-                roots = [self.workspace.root_path]
+            roots = self.workspace_roots()
 
             def build():
-                chunks = [c for root in roots for c in RepoIndex.from_folder(Path(unquote(root))).chunks]
+                chunks = [c for root in roots for c in RepoIndex.from_folder(root).chunks]
                 self._repo_index = RepoIndex(chunks)
-                log.info("repository context: %d chunks from %s", len(chunks), ", ".join(roots) or "no folder")
+                log.info("repository context: %d chunks from %s", len(chunks), ", ".join(map(str, roots)) or "no folder")
 
             self._repo_future = self.background.submit(build)
         return self._repo_index
+
+    def workspace_roots(self) -> list[Path]:
+        """The workspace folders (or the root path of a client without folders)."""
+        roots = [Path(unquote(urlparse(f.uri).path)) for f in (self.workspace.folders or {}).values()]
+        if not roots and self.workspace.root_path:
+            roots = [Path(self.workspace.root_path)]
+        return roots
+
+    async def use_bundle(self, root: Path) -> None:
+        """Hot swap: completions switch to the bundle at `root` (loaded and verified off the event
+        loop). Requests already running finish on the model they started with; review and
+        docstrings keep the base bundle's models, whose calibration they were fitted with."""
+        from devassist.server.bundle import load_bundle
+
+        def load():
+            bundle = load_bundle(root)
+            return (bundle, *completion_model(bundle, self.threads))
+
+        bundle, lm, engine = await asyncio.get_running_loop().run_in_executor(None, load)
+        self.bundle, self.lm, self.engine = bundle, lm, engine
+        log.info("completions now use bundle %s (%s)", bundle.name, root)
+
+    async def use_learnt_bundle(self) -> Path | None:
+        """Switch to the bundle learnt on this workspace (`devassist learn`) when the cache holds
+        one adapted from the bundle served at start; its folder, or None."""
+        from devassist.server.bundle import BundleError
+        from devassist.server.workspace_cache import adapted_bundle
+
+        for root in self.workspace_roots():
+            found = adapted_bundle(root, self.base_bundle.root)
+            if found is None:
+                continue
+            try:
+                await self.use_bundle(found[0])
+            except (BundleError, OSError) as exc:
+                self.warn(f"the model learnt on {root.name} cannot be used ({exc}); run Learn workspace again")
+                continue
+            self.status("ready", f"using the model learnt on {root.name}")
+            return found[0]
+        return None
 
     @property
     def model_label(self) -> str:

@@ -83,6 +83,18 @@ class RemoteSettings:
 
 
 @dataclass
+class LearnSettings:
+    """"Learn this workspace": fine-tuning the model on the open workspace's Python files."""
+
+    time_budget_s: int = 600
+    """Seconds for one run of `devassist.learnWorkspace` (needs the `train` extra): training gets
+    what measuring the model before and after and the export leave of it."""
+    use_learnt_model: bool = True
+    """At start, use the model learnt on this workspace when the cache holds one adapted from the
+    served bundle (kept under ~/.cache/devassist/workspaces)."""
+
+
+@dataclass
 class Settings:
     """Everything the server can be told, under the section `devassist`."""
 
@@ -90,6 +102,7 @@ class Settings:
     docstring: DocstringSettings = field(default_factory=DocstringSettings)
     review: ReviewSettings = field(default_factory=ReviewSettings)
     remote: RemoteSettings = field(default_factory=RemoteSettings)
+    learn: LearnSettings = field(default_factory=LearnSettings)
 
 
 _CHOICES = {
@@ -108,6 +121,7 @@ _RANGES = {
     ("review", "max_diagnostics"): (0, 1000),
     ("review", "debounce_ms"): (0, 60_000),
     ("remote", "timeout_ms"): (50, 60_000),
+    ("learn", "time_budget_s"): (5, 86_400),
 }
 
 

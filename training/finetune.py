@@ -54,15 +54,18 @@ def find_checkpoint(bundle) -> tuple[Path, Path]:
 
 
 def resplit(corpus: Path, held_out_percent: int) -> list[dict]:
-    """Re-split a corpus by file hash with a larger held-out share (a repository is small)."""
+    """Re-split a corpus by file hash with a larger held-out share (a repository is small);
+    at least one file is held out when there are two or more."""
     import hashlib
 
     from devassist.training.corpus import load_files
 
     rows = load_files(corpus)
-    for r in rows:
-        bucket = int(hashlib.sha1(r["path"].encode("utf-8")).hexdigest(), 16) % 100
+    buckets = [int(hashlib.sha1(r["path"].encode("utf-8")).hexdigest(), 16) % 100 for r in rows]
+    for r, bucket in zip(rows, buckets):
         r["split"] = "valid" if bucket >= 100 - held_out_percent else "train"
+    if len(rows) > 1 and all(r["split"] == "train" for r in rows):  # a small repository: hold out one file
+        rows[max(range(len(rows)), key=lambda i: (buckets[i], rows[i]["path"]))]["split"] = "valid"
     with open(corpus / "files.jsonl", "w", encoding="utf-8") as fh:
         for r in rows:
             fh.write(json.dumps(r) + "\n")
@@ -95,16 +98,52 @@ def held_out_accuracy(model_dir: Path, tokenizer_path: Path, texts: list[str], m
     return round(100.0 * hits / max(total, 1), 2)
 
 
+def finetune_config(bundle, time_budget: float, max_steps: int = 100000):
+    """The RunConfig that continues a bundle's model: its own model and data settings, a small lr."""
+    from devassist.training.lm import RunConfig
+
+    cfg = RunConfig()
+    saved = bundle.manifest.get("training", {}).get("config", {})
+    for section in ("model", "data"):
+        for key, value in saved.get(section, {}).items():
+            setattr(getattr(cfg, section), key, value)
+    cfg.train.lr, cfg.train.min_lr, cfg.train.warmup_steps = 3e-4, 3e-5, 20
+    cfg.train.batch_size, cfg.train.max_steps, cfg.train.time_budget_s = 8, max_steps, time_budget
+    cfg.train.eval_interval, cfg.train.eval_batches = max(50, max_steps // 4), 4
+    return cfg
+
+
+def export_like(bundle, run: Path, staging: Path, name: str, log) -> None:
+    """Export a fine-tuned run into `staging` as `bundle` was built (precisions, defaults), and
+    carry the features' components (review, docstrings) over unchanged."""
+    from devassist.export.bundle import add_component
+    from devassist.export.cli import build_bundle
+
+    comps = bundle.components
+    build_bundle(run, staging, quantize="int8", embed=comps["embed"].get("precision") if "embed" in comps else None,
+                 name=name, drop_fp32="lm_fp32_parity" in comps, checkpoint=True,
+                 cache_mix=float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0)),
+                 fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)), log=log)
+    # Review keeps its own signals graph, so its calibration stays consistent;
+    # `devassist review calibrate` refits it on the new model.
+    # A component named by another one (docstring -> docstring_lm) goes first: every re-seal checks references.
+    named = {v for desc in comps.values() for v in desc.values() if isinstance(v, str) and v in comps}
+    for comp_name, desc in sorted(comps.items(), key=lambda item: item[0] not in named):
+        if comp_name not in LM_COMPONENTS:
+            listed = bundle.manifest["files"]
+            refs = [v for v in desc.values() if isinstance(v, str) and v in listed]
+            refs += [r for v in desc.values() if isinstance(v, list) for r in v if isinstance(r, str) and r in listed]
+            add_component(staging, comp_name, desc, {r: bundle.path(r) for r in refs})
+
+
 def finetune(bundle_dir: Path, source: Path, out: Path, time_budget: float, max_steps: int,
              eval_tokens: int, quiet: bool = False) -> dict:
     """Fine-tune, export and report; returns the report (also in the new manifest)."""
     from devassist.export.bundle import add_component
-    from devassist.export.cli import build_bundle
     from devassist.export.staging import scratch_folder, staged_folder
     from devassist.server.bundle import load_bundle
     from devassist.server.safe_io import write_atomic
     from devassist.training.corpus import build_corpus
-    from devassist.training.lm import RunConfig
     from devassist.training.train import train
 
     bundle = load_bundle(bundle_dir)
@@ -121,32 +160,13 @@ def finetune(bundle_dir: Path, source: Path, out: Path, time_budget: float, max_
         if not train_files or not held_out:
             raise SystemExit(f"{source}: need Python files in both the train and held-out splits "
                              f"(found {len(train_files)} train, {len(held_out)} held out)")
-        cfg = RunConfig()
-        saved = bundle.manifest.get("training", {}).get("config", {})
-        for section in ("model", "data"):
-            for key, value in saved.get(section, {}).items():
-                setattr(getattr(cfg, section), key, value)
-        cfg.train.lr, cfg.train.min_lr, cfg.train.warmup_steps = 3e-4, 3e-5, 20
-        cfg.train.batch_size, cfg.train.max_steps, cfg.train.time_budget_s = 8, max_steps, time_budget
-        cfg.train.eval_interval, cfg.train.eval_batches = max(50, max_steps // 4), 4
+        cfg = finetune_config(bundle, time_budget, max_steps)
         before = held_out_accuracy(base, bundle.tokenizer_path, held_out, eval_tokens)
         run = work / "run"
         shutil.copy(bundle.tokenizer_path, work / "tokenizer.json")
         record = train(cfg, run, corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=quiet, init_dir=base)
         after = held_out_accuracy(run, bundle.tokenizer_path, held_out, eval_tokens)
-        comps = bundle.components
-        build_bundle(run, staging, quantize="int8", embed=comps["embed"].get("precision") if "embed" in comps else None,
-                     name=out.name, drop_fp32="lm_fp32_parity" in comps, checkpoint=True,
-                     cache_mix=float(bundle.manifest.get("defaults", {}).get("cache_mix", 0.0)),
-                     fim=bool(bundle.manifest.get("defaults", {}).get("fim", True)), log=log)
-        # Features' components travel along unchanged (review keeps its own signals graph, so its
-        # calibration stays consistent; `devassist review calibrate` refits it on the new model).
-        for name, desc in comps.items():
-            if name not in LM_COMPONENTS:
-                listed = bundle.manifest["files"]
-                refs = [v for v in desc.values() if isinstance(v, str) and v in listed]
-                refs += [r for v in desc.values() if isinstance(v, list) for r in v if isinstance(r, str) and r in listed]
-                add_component(staging, name, desc, {r: bundle.path(r) for r in refs})
+        export_like(bundle, run, staging, out.name, log)
         report = {"source": str(source), "train_files": len(train_files), "held_out_files": len(held_out),
                   "steps": record["step"], "tokens_seen": record["tokens_seen"], "wall_time_s": record["wall_time_s"],
                   "held_out_next_token_accuracy": {"before": before, "after": after, "gain": round(after - before, 2)},

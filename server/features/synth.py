@@ -12,15 +12,13 @@ symbolic link, and an existing file is only replaced with `overwrite`.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import os
 import sys
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 from urllib.parse import unquote, urlparse
 from urllib.request import url2pathname
 
+from devassist.server.features.progress_process import ProcessCancelled, run_with_progress
 from devassist.server.safe_io import UnsafeWrite, check_target
 
 EXIT_NO_EXTRA = 3  # `devassist synth` exits with this when torch / scikit-learn are missing
@@ -107,57 +105,17 @@ class SynthesisFeature:
             raise SynthesisError(f"not writing {out.name}: {exc}") from None
         args = [*self.command, str(fixture), "--rows", str(rows), "--out", str(out), "--progress-json",
                 *extra, *self.extra_args]
-        env = {**os.environ, **(self.env or {})}
-        process = await asyncio.create_subprocess_exec(
-            *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env)
-        errors: list[str] = []
-        done: dict = {}
         report(0, f"training on {fixture.name}")
-        reader = asyncio.ensure_future(self._relay(process.stdout, report, errors, done))
-        stderr = asyncio.ensure_future(process.stderr.read())  # drained so the child never blocks on it
         try:
-            while not reader.done():
-                if is_cancelled():
-                    raise SynthesisCancelled("synthesis cancelled; no file was written")
-                await asyncio.wait({reader}, timeout=self.poll_s)
-            reader.result()  # re-raise a reader failure here
-            code = await process.wait()
-            stderr_text = (await stderr).decode("utf-8", "replace")
-        finally:
-            if process.returncode is None:  # cancelled (by the client or the task): stop the training
-                process.kill()
-                await process.wait()
-            for task in (reader, stderr):
-                task.cancel()
-        if code == EXIT_NO_EXTRA or any(e.startswith("missing_extra:") for e in errors):
+            result = await run_with_progress(args, report, is_cancelled, self.env, self.poll_s)
+        except ProcessCancelled:
+            raise SynthesisCancelled("synthesis cancelled; no file was written") from None
+        if result.code == EXIT_NO_EXTRA or result.has_error("missing_extra"):
             raise TrainingExtraMissing(EXTRA_HINT)
-        if code != 0 or not done:
-            last_line = (stderr_text.strip().splitlines() or ["no output"])[-1]
-            detail = errors[-1].split(":", 1)[1].strip() if errors else last_line
-            raise SynthesisError(f"synthesizing {fixture.name} failed: {detail}")
+        if result.code != 0 or not result.done:
+            raise SynthesisError(f"synthesizing {fixture.name} failed: {result.detail()}")
         report(100, f"wrote {rows:,} rows to {out.name}")
-        return Path(done.get("out", out))
-
-    @staticmethod
-    async def _relay(stream: asyncio.StreamReader, report: Callable[[int, str], None],
-                     errors: list[str], done: dict) -> None:
-        """Read JSON events until stdout closes; forward progress and notes, keep errors and the result."""
-        percent = 0
-        async for line in stream:
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a library printed something: not ours to interpret
-            kind = event.get("event")
-            if kind == "progress":
-                percent = max(percent, min(100, int(event.get("percent", 0))))  # $/progress must not go back
-                report(percent, str(event.get("message", "")))
-            elif kind == "note":  # e.g. "subsampled 1,000,000 rows to 50,000 for training"
-                report(percent, str(event.get("message", "")))
-            elif kind == "error":
-                errors.append(f"{event.get('code', 'error')}: {event.get('message', '')}")
-            elif kind == "done":
-                done.update(event)
+        return Path(result.done.get("out", out))
 
 
 def option_args(seed=None, model=None, where=None, constraints=None, overwrite=False) -> list[str]:

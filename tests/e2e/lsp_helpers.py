@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,10 +14,12 @@ from pytest_lsp import ClientServerConfig, client_capabilities
 @asynccontextmanager
 async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings: dict | None = None,
                       workspace: Path | None = None, capabilities: types.ClientCapabilities | None = None,
-                      serve_args: tuple[str, ...] = ()):
-    """A pytest-lsp client talking to `devassist serve --bundle BUNDLE [serve_args]`, initialized."""
+                      serve_args: tuple[str, ...] = (), env: dict[str, str] | None = None):
+    """A pytest-lsp client talking to `devassist serve --bundle BUNDLE [serve_args]`, initialized;
+    `env` is added to the server's environment."""
     config = ClientServerConfig(server_command=[sys.executable, "-m", "devassist.server", "serve", "--bundle", str(bundle),
-                                                *serve_args])
+                                                *serve_args],
+                                server_env={**os.environ, **env} if env else None)
     client = await config.start()
     client.documents = {}  # uri -> text, as an editor holds it (updated by workspace/applyEdit)
 
@@ -31,6 +34,12 @@ async def lsp_session(bundle: Path, editor: str = "visual-studio-code", settings
                 text = apply_text_edit(text, e)
             client.documents[uri] = text
         return types.ApplyWorkspaceEditResult(applied=True)
+
+    client.statuses = []  # every devassist/status, in order (tests wait on the notification, then look here)
+
+    @client.feature("devassist/status")
+    def status(params):
+        client.statuses.append(params if isinstance(params, dict) else {k: getattr(params, k) for k in params._fields})
 
     if settings is not None:
         client.set_configuration(settings, section="devassist")

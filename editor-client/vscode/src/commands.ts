@@ -1,4 +1,4 @@
-/** The palette commands that talk to the server: Generate docstring, Synthesize test data. */
+/** The palette commands that talk to the server: Generate docstring, Synthesize test data, Learn this workspace. */
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ExecuteCommandRequest, type LanguageClient } from 'vscode-languageclient/node';
@@ -64,6 +64,30 @@ export async function synthesizeTestData(client: LanguageClient | undefined, def
     if (open) await vscode.window.showTextDocument(written);
   } else {
     void vscode.window.showInformationMessage('devassist: synthetic test data written.');
+  }
+}
+
+/**
+ * Fine-tune the model on a workspace folder (done by the server in a background process). The
+ * server shows the progress, with Cancel, through `$/progress`, and the outcome as a message.
+ */
+export async function learnWorkspace(client: LanguageClient | undefined, resource?: vscode.Uri): Promise<void> {
+  if (!client?.isRunning()) {
+    void vscode.window.showWarningMessage('devassist: the server is not running. Run "devassist: Restart server".');
+    return;
+  }
+  const folders = vscode.workspace.workspaceFolders ?? [];
+  let folder = resource instanceof vscode.Uri ? vscode.workspace.getWorkspaceFolder(resource) : undefined;
+  if (!folder && folders.length === 1) folder = folders[0];
+  if (!folder && folders.length > 1) folder = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder to learn' });
+  if (!folder) {
+    if (!folders.length) void vscode.window.showInformationMessage('devassist: open a folder to learn its code.');
+    return;
+  }
+  try {
+    await client.sendRequest(ExecuteCommandRequest.type, { command: ServerCommands.learnWorkspace, arguments: [folder.uri.toString()] });
+  } catch (err) {
+    void vscode.window.showErrorMessage(`devassist: Learn this workspace failed: ${errorText(err)}`);
   }
 }
 

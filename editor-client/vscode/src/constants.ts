@@ -7,6 +7,7 @@ export const SECTION = 'devassist';
 export const Commands = {
   generateDocstring: 'devassist.docstring.generate',
   synthesizeTestData: 'devassist.synth.fromFile',
+  learnWorkspace: 'devassist.workspace.learn',
   restartServer: 'devassist.server.restart',
   showOutput: 'devassist.server.showOutput',
 } as const;
@@ -19,6 +20,7 @@ export const Commands = {
 export const ServerCommands = {
   generateDocstring: 'devassist.generateDocstring',
   synthesizeTestData: 'devassist.synthesizeTestData',
+  learnWorkspace: 'devassist.learnWorkspace',
 } as const;
 
 /** The server's status notification: `{state, model, message?}`. */

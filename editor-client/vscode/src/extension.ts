@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as vscode from 'vscode';
 import { State } from 'vscode-languageclient/node';
-import { generateDocstring, synthesizeTestData } from './commands';
+import { generateDocstring, learnWorkspace, synthesizeTestData } from './commands';
 import { Commands, RESTART_SETTINGS, SECTION } from './constants';
 import { currentSettings, ServerSession } from './client';
 import { resolveServerCommand, whichOn, type Environment } from './serverCommand';
@@ -29,6 +29,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(Commands.synthesizeTestData, (uri?: vscode.Uri) =>
       synthesizeTestData(session?.client, currentSettings().settings.synth.rows, uri),
     ),
+    vscode.commands.registerCommand(Commands.learnWorkspace, (uri?: vscode.Uri) => learnWorkspace(session?.client, uri)),
     vscode.commands.registerCommand(Commands.restartServer, () => restart()),
     vscode.commands.registerCommand(Commands.showOutput, () => output.show()),
     vscode.workspace.onDidChangeConfiguration(async (e) => {

@@ -115,5 +115,15 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
     "default": 1000,
     "minimum": 50,
     "maximum": 60000
+  },
+  "learn.timeBudgetS": {
+    "type": "integer",
+    "default": 600,
+    "minimum": 5,
+    "maximum": 86400
+  },
+  "learn.useLearntModel": {
+    "type": "boolean",
+    "default": true
   }
 };

@@ -287,9 +287,9 @@ function M.learn_workspace(bufnr)
   }, function(err, result)
     if err then
       vim.notify('devassist: learning the workspace failed: ' .. (err.message or ''), vim.log.levels.ERROR)
-    else
-      vim.notify('devassist: ' .. (type(result) == 'string' and result or ('learnt ' .. root)))
-    end
+    elseif type(result) == 'string' then
+      vim.notify('devassist: ' .. result)
+    end -- a table ({ok, adopted, message}): the server has shown its message already (window/showMessage)
   end, bufnr)
 end
 
