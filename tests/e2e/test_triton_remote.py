@@ -4,6 +4,7 @@ tiny bundle, gives the same completions (greedy, identical tokens) as the bundle
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import os
 
 import pytest
@@ -11,7 +12,11 @@ from lsprotocol import types
 
 from tests.e2e.lsp_helpers import lsp_session, open_doc
 
-pytestmark = pytest.mark.slow
+# Without the `triton` extra these are skipped, not failed; CI installs it and sets
+# DEVASSIST_REQUIRE_TRITON=1, so there a missing client fails them.
+NO_CLIENT = importlib.util.find_spec("tritonclient") is None and not os.environ.get("DEVASSIST_REQUIRE_TRITON")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(NO_CLIENT, reason="tritonclient is not installed (pip install 'devassist[triton]')")]
 
 # Cursor spots of different kinds: after a dot, mid-word (the typed characters constrain the
 # first tokens), an empty indented line (block mode), code after the cursor (FIM).

@@ -6,13 +6,19 @@ loaded by tritonserver (tests/e2e/test_triton_remote.py serves `generate` for re
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.slow
+# Without the `triton` extra these are skipped, not failed; CI installs it and sets
+# DEVASSIST_REQUIRE_TRITON=1, so there a missing client fails them.
+NO_CLIENT = importlib.util.find_spec("tritonclient") is None and not os.environ.get("DEVASSIST_REQUIRE_TRITON")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(NO_CLIENT, reason="tritonclient is not installed (pip install 'devassist[triton]')")]
 
 TRITON_TO_NUMPY = {"TYPE_FP32": np.float32, "TYPE_FP16": np.float16, "TYPE_INT64": np.int64}
 

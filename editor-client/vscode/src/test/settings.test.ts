@@ -59,7 +59,7 @@ describe('toServerSettings', () => {
     const tree = toServerSettings(settings);
     assert.equal(tree.docstring.style, 'numpy');
     assert.equal(tree.completion.maxTokens, 48);
-    assert.deepEqual(Object.keys(tree).sort(), ['completion', 'docstring', 'learn', 'review']);
+    assert.deepEqual(Object.keys(tree).sort(), ['completion', 'docstring', 'learn', 'remote', 'review']);
     assert.ok(!('mode' in tree.completion));
     const sent = Object.entries(tree).flatMap(([group, values]) => Object.keys(values).map((name) => `${group}.${name}`));
     assert.deepEqual(sent, Object.keys(SERVER_SETTINGS));
