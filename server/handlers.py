@@ -85,7 +85,14 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
         others = engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
         return suggestion, others
 
+    doc = server.workspace.text_documents.get(uri)
+    version = doc.version if doc is not None else None
     suggestion, others = await server.run_model(work, cancel_event=cancel)
+    doc = server.workspace.text_documents.get(uri)
+    if doc is None or doc.version != version:
+        # The document changed while this ran: its ranges point into text that is gone (Neovim
+        # 0.12 drew such a stale answer at a column past the line's end and raised an error).
+        return None
     if suggestion is None and not others:
         return None
     return suggestion, others, codec, offset, text
