@@ -46,7 +46,7 @@ def isolated(empty: Any = None):
 
 def is_python(server: DevassistServer, uri: str) -> bool:
     """Whether an open document is Python (by language id, or by extension)."""
-    doc = server.workspace.text_documents.get(uri)
+    doc = server.open_document(uri)
     if doc is None:
         return False
     lang = (doc.language_id or "").lower()
@@ -85,10 +85,10 @@ async def suggest(server: DevassistServer, uri: str, position: types.Position, a
         others = engine.alternatives(text, offset, settings, uri, alternatives) if alternatives and not stop() else []
         return suggestion, others
 
-    doc = server.workspace.text_documents.get(uri)
+    doc = server.open_document(uri)
     version = doc.version if doc is not None else None
     suggestion, others = await server.run_model(work, cancel_event=cancel)
-    doc = server.workspace.text_documents.get(uri)
+    doc = server.open_document(uri)
     if doc is None or doc.version != version:
         # The document changed while this ran: its ranges point into text that is gone (Neovim
         # 0.12 drew such a stale answer at a column past the line's end and raised an error).

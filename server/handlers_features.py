@@ -33,7 +33,7 @@ def _position(arg: Any) -> tuple[int, int]:
 
 def _doc(server, uri: str):
     """The open document, or None."""
-    return server.workspace.text_documents.get(uri)
+    return server.open_document(uri)
 
 
 def snippet_edits_supported(ls) -> bool:

@@ -264,10 +264,15 @@ class DevassistServer(LanguageServer):
                 cancel_event.set()  # the decoder checks it between steps
             raise
 
+    def open_document(self, uri: str):
+        """The open document at `uri` (keys are unquoted, as pygls stores them), or None; never
+        an unopened URI, which pygls would read from disk."""
+        return self.workspace.text_documents.get(unquote(uri))
+
     def text_of(self, uri: str, line: int | None = None) -> str | None:
         """The open document's text; for one over MAX_DOCUMENT_CHARS, the window around `line`
         (see `window_of`), or None without a line. None when the document is not open."""
-        doc = self.workspace.text_documents.get(unquote(uri))  # never an unopened URI: that would read the disk
+        doc = self.open_document(uri)
         if doc is None:
             return None
         if not isinstance(doc, LineDocument) or doc.char_count <= MAX_DOCUMENT_CHARS:
