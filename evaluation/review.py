@@ -35,6 +35,7 @@ EPILOG = """examples:
   devassist evaluate review --bundle models/default --source runs/heldout-clean --benchmark-only --runs 5
 """
 THRESHOLD = 99.0
+SWEEP_SHIFTS = (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0)  # finding-threshold shifts the report sweeps
 
 
 def metrics(orig: np.ndarray, twin: np.ndarray, kinds: list[str]) -> dict:
@@ -136,7 +137,7 @@ def bug_findings(candidates: dict, originals: list[str], twins: list[str], lines
     sweep = [{"shift": t, "flagged_on_line": round(float(np.mean(on_line_a > t)), 4),
               "right_fix": round(float(np.mean(right_a > t)), 4),
               "false_alarms_per_kloc": round(1000.0 * float(np.sum(clean_a > t)) / max(clean_lines, 1), 2)}
-             for t in (-8.0, -4.0, -2.0, 0.0, 2.0, 4.0, 8.0)]
+             for t in SWEEP_SHIFTS]
     out = {"threshold": threshold, "thresholds": (record or {}).get("thresholds", {}), "detector_weight": detector_weight,
            "overall": rates(np.ones(len(kinds), bool)),
            "per_kind": {k: rates(karr == k) for k in sorted(set(kinds))},
@@ -157,22 +158,22 @@ def bug_findings(candidates: dict, originals: list[str], twins: list[str], lines
     return out
 
 
-def benchmark_source(bundle, lm, signals, model, source: Path, split: str = "test", runs: int = 5) -> dict:
-    """The 2,000-line timing on files of `source` (its `split` for a corpus)."""
+def benchmark_source(bundle, lm, source: Path, split: str = "test", runs: int = 5) -> dict:
+    """The 2,000-line timing on files of `source` (its `split` for a corpus), with the review
+    feature built as the server builds it (background sessions, one per worker thread)."""
     from devassist.server.features.review import ReviewFeature
     from devassist.training.review.data import is_corpus, iter_files
 
     corpus = is_corpus(source)
     texts = [t for _, s, t in iter_files(source) if (s == split or not corpus)]
-    signals.keep_past = bool(signals.present_names)  # as the server's review runs
-    return benchmark(ReviewFeature(bundle, lm, signals=signals, model=model), texts, runs=runs)
+    return benchmark(ReviewFeature(bundle, lm, background=True), texts, runs=runs)
 
 
 def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions: int = 1000, max_train: int = 3000,
              seed: int = 0, bench: bool = True, baselines: bool = True) -> dict:
     """Run the whole evaluation; returns the JSON-ready result."""
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review.findings import bundle_threshold, function_candidates
+    from devassist.server.features.review.findings import RescoreGate, bundle_threshold, function_candidates
     from devassist.server.features.review.model import ReviewModel
     from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
@@ -193,18 +194,22 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     kinds = [m.kind for _, m in cases]
     candidates: dict[str, list] = {}
 
+    threshold, record = bundle_threshold(bundle)
+    # as the server skips re-scoring what could not pass, here at the lowest threshold the sweep reads
+    gate = RescoreGate(record, threshold, shift=min(SWEEP_SHIFTS)) if record else None
+
     def find(texts, sigs):  # right after each chunk, as the server does per function (KV caches still there)
         if model.detector is not None:  # token logits on the signals, as the server's score leaves them
             model.detect(sigs)
         for text, sig in zip(texts, sigs):
-            candidates[text] = function_candidates(signals, sig, text, lambda i: lm.tokenizer.decode([i])) or []
+            candidates[text] = function_candidates(signals, sig, text, lambda i: lm.tokenizer.decode([i]),
+                                                   gate=gate) or []
 
     signals.keep_past = bool(signals.present_names)
     orig_sig = compute_signals(signals, [f.text for f, _ in cases], "originals", each=find)
     twin_sig = compute_signals(signals, [m.mutated for _, m in cases], "twins", each=find)
     signals.keep_past = False
     lines = [m.line for _, m in cases]
-    threshold, record = bundle_threshold(bundle)
     findings = bug_findings(candidates, [f.text for f, _ in cases], [m.mutated for _, m in cases], lines, kinds,
                             threshold, float(record.get("detector_weight", 0.0)), record)
     out = {
@@ -216,7 +221,7 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
     if baselines:
         out.update(_ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines))
     if bench:
-        out["benchmark_2000_lines"] = benchmark_source(bundle, lm, signals, model, source, split)
+        out["benchmark_2000_lines"] = benchmark_source(bundle, lm, source, split)
     out["wall_time_s"] = round(time.time() - start, 1)
     return out
 
@@ -224,15 +229,12 @@ def evaluate(bundle_dir: Path, source: Path, split: str = "test", max_functions:
 def benchmark_only(bundle_dir: Path, source: Path, split: str = "test", runs: int = 5) -> dict:
     """Just the 2,000-line timing, with the bundle's own sessions as the server builds them."""
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review.model import ReviewModel
-    from devassist.server.features.review.signals import BundleSignals
     from devassist.server.runtime.lm import LanguageModel
 
     bundle = load_bundle(bundle_dir)
     lm = LanguageModel(bundle, prefer_gpu=False)
-    signals, model = BundleSignals(bundle, lm, keep_past=True), ReviewModel.from_bundle(bundle)
     return {"bundle": str(bundle_dir), "source": str(source),
-            "benchmark_2000_lines": benchmark_source(bundle, lm, signals, model, source, split, runs)}
+            "benchmark_2000_lines": benchmark_source(bundle, lm, source, split, runs)}
 
 
 def _ranking(model, signals, source, corpus, split, max_train, seed, orig_sig, twin_sig, kinds, lines) -> dict:

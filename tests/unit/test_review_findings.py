@@ -194,3 +194,78 @@ def test_per_kind_thresholds_decide_which_candidates_become_findings():
     # a bundle calibrated before the rewrites existed never shows one (their margins need their own threshold)
     old = ReviewFeature._bug_findings(scored, text.split("\n"), 1.0, 0.0, {"threshold": 1.0})
     assert [f.replacement for f in old] == ["-"]
+
+
+def test_the_rescore_gate_skips_only_candidates_that_could_not_pass():
+    from devassist.server.features.review.findings import RESCORE_SLACK, RescoreGate, rescore_bounds
+
+    # calibration saw right context add at most 2 nats to an operator's margin, and a swap reach 3
+    seen = TokenCandidate(0, 1, "<", "<=", "operator", 4.0, 6.0)
+    swap = TokenCandidate(0, 4, "a, b", "b, a", "swap_args", float("nan"), 3.0)
+    assert rescore_bounds([[seen], [swap]]) == {"operator": pytest.approx(2.0 + RESCORE_SLACK),
+                                                "swap_args": pytest.approx(3.0 + RESCORE_SLACK)}
+    bounds = {"operator": 7.0, "swap_args": 8.0}
+    record = {"threshold": 10.0, "thresholds": {"operator": 10.0, "swap_args": 9.0}, "detector_weight": 1.0,
+              "rescore_bounds": bounds}
+    gate = RescoreGate(record, 10.0)
+    low = TokenCandidate(0, 1, "<", "<=", "operator", 1.0)
+    assert not gate.worth(low, detector=1.0)  # 1 + 7 + 1 = 9 < 10: no re-scoring could make it a finding
+    assert gate.worth(low, detector=3.0)  # 1 + 7 + 3 = 11
+    assert RescoreGate(record, 10.0, shift=-1.5).worth(low, 1.0)  # 9 > 8.5: a user's lower threshold gates less
+    assert gate.any_rewrite(0.5)  # `not` rewrites have no bound recorded: they could pass
+    record["rescore_bounds"].update({"drop_not": 1.0, "add_not": 1.0})  # ... and no threshold: they never do
+    assert gate.any_rewrite(1.5) and not gate.any_rewrite(0.5)  # 8 + 1.5 > 9; 8 + 0.5 < 9
+    assert RescoreGate({"threshold": 10.0}, 10.0).worth(low, -100.0)  # no bounds recorded: everything is scored
+
+
+def test_a_gated_review_gives_the_same_findings_and_rescores_less():
+    feature = make_feature()
+    feature.finding_threshold, feature.detector_weight = 8.0, 0.0
+    feature.finding_record = {"threshold": 8.0, "thresholds": {"operator": 8.0}, "rescore_bounds": {"operator": 5.0}}
+    # the `<` has a left margin of 5 and detector logit 6 (weight 0): 5 + 5 = 10 > 8, worth re-scoring
+    assert [f.written for f in feature.findings(DOC, ReviewSettings()) if f.code == CODE_BUG] == ["<"]
+    quiet = make_feature()
+    bounds = {"operator": 5.0, "add_not": 1.0, "drop_not": 1.0, "swap_args": 1.0}  # rewrites: no threshold, never
+    quiet.finding_record = {"threshold": 20.0, "thresholds": {"operator": 20.0}, "rescore_bounds": bounds}
+    quiet.finding_threshold = 20.0
+    runs = quiet.signals.runs
+    assert not [f for f in quiet.findings(DOC, ReviewSettings()) if f.code == CODE_BUG]
+    assert quiet.signals.runs == runs + 1  # the function's own pass only: the candidate was never re-scored
+    # lowering the threshold by a shift re-scores the function (its cached candidates were gated higher)
+    found = quiet.findings(DOC, ReviewSettings(finding_threshold_shift=-12.0))
+    assert [f.written for f in found if f.code == CODE_BUG] == ["<"]
+
+
+def test_functions_are_scored_on_several_workers_with_the_same_result():
+    doc = "\n".join(DOC.replace("def last", f"def last{k}") for k in range(6))
+    one, two = make_feature(), make_feature()
+    one.workers, one._pool = 1, None
+    assert two.workers >= 1
+    from concurrent.futures import ThreadPoolExecutor
+
+    two.workers, two._pool = 2, ThreadPoolExecutor(2)
+    a, b = one.review(doc, ReviewSettings()), two.review(doc, ReviewSettings())
+    assert a.scored == b.scored == 6
+    assert [(f.code, f.range, f.message) for f in a.findings] == [(f.code, f.range, f.message) for f in b.findings]
+
+
+def test_token_anchors_match_the_first_non_space_character_of_each_token():
+    import random
+
+    from devassist.server.features.review.signals import _anchors
+
+    def reference(text, offsets):
+        out = []
+        for a, b in offsets:
+            piece = text[a:b]
+            stripped = len(piece) - len(piece.lstrip())
+            out.append(a + stripped if stripped < len(piece) else max(a, b - 1))
+        return out
+
+    rng = random.Random(0)
+    alphabet = "ab \t\n\r\x0b\x0c\x1c\u00a0\u2003xé\x85"  # ASCII and Unicode spaces str.lstrip strips
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        cuts = sorted(rng.randint(0, len(text)) for _ in range(rng.randint(0, 8)))
+        offsets = [(cuts[i], cuts[i + 1]) for i in range(len(cuts) - 1)] + [(len(text), len(text))]
+        assert list(_anchors(text, offsets)) == reference(text, offsets), (text, offsets)

@@ -172,8 +172,9 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
     synthetic bugs of the same code, ship them."""
     from devassist.export.bundle import add_component
     from devassist.server.bundle import load_bundle
-    from devassist.server.features.review.findings import (PREFILTER_MARGIN, RESCORED_PER_FUNCTION,
-                                                            STRUCTURAL_PER_FUNCTION, threshold_for_rate)
+    from devassist.server.features.review.findings import (PREFILTER_MARGIN, RESCORE_SLACK, RESCORED_PER_FUNCTION,
+                                                            STRUCTURAL_PER_FUNCTION, rescore_bounds,
+                                                            threshold_for_rate)
     from devassist.training.review.data import load_functions
     from devassist.training.review.mutations import mutate
 
@@ -220,6 +221,8 @@ def calibrate_findings(bundle_dir: Path, source: Path, out: Path | None = None, 
         "false_alarms": false_alarms, "false_alarms_per_kloc": round(1000.0 * false_alarms / max(lines, 1), 3),
         "prefilter_margin": PREFILTER_MARGIN, "rescored_per_function": RESCORED_PER_FUNCTION,
         "rewrites_per_function": STRUCTURAL_PER_FUNCTION,
+        # the server skips re-scoring what could not pass (`RescoreGate`); calibration itself gates nothing
+        "rescore_bounds": rescore_bounds(clean_found + twin_found), "rescore_slack": RESCORE_SLACK,
         "margin_quantiles": {str(q): round(float(np.quantile(margins, q)), 3) for q in (0.5, 0.9, 0.99)}
         if len(margins) else {},
         "twins": {"n": len(muts), "flagged_on_line": round(flagged, 4), "right_fix": round(fixed, 4),

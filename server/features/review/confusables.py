@@ -41,6 +41,8 @@ class Confusables:
             if bare.isidentifier() and bare not in _KEYWORDS and not bare.isdigit():
                 self.is_name[i] = True
                 self.spaced[i] = tok.startswith("Ġ")
+        # the per-token loop below reads plain Python containers: numpy scalars cost 10x more there
+        self._spaced_name = {i: bool(self.spaced[i]) for i in np.flatnonzero(self.is_name).tolist()}
 
     def alternatives(self, ids: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """(n, MAX_ALTERNATIVES) candidate ids for each token of a sequence (-1 = none) and the kind (0 none, 1 op, 2 name)."""
@@ -48,13 +50,14 @@ class Confusables:
         alts = np.full((n, MAX_ALTERNATIVES), -1, dtype=np.int64)
         kind = np.zeros(n, dtype=np.int8)
         seen: dict[bool, dict[int, None]] = {False: {}, True: {}}  # names used so far, in order
+        static, names = self.static, self._spaced_name
         for j, t in enumerate(ids):
-            if t in self.static:
-                cand = self.static[t][:MAX_ALTERNATIVES]
+            if t in static:
+                cand = static[t][:MAX_ALTERNATIVES]
                 kind[j] = 1
-            elif t < len(self.is_name) and self.is_name[t]:
+            elif t in names:
                 # A name is a possible slip only where it is reused; its rivals are names used before it.
-                pool = seen[bool(self.spaced[t])]
+                pool = seen[names[t]]
                 cand = [c for c in reversed(pool) if c != t][:MAX_ALTERNATIVES] if t in pool else []
                 pool.pop(t, None)
                 pool[t] = None

@@ -93,9 +93,9 @@ def structural_rewrites(text: str) -> list[tuple[str, int, int, str]]:
     return out
 
 
-def span_tokens(offsets: list[tuple[int, int]], a: int, b: int) -> np.ndarray:
+def span_tokens(offsets: list[tuple[int, int]] | np.ndarray, a: int, b: int) -> np.ndarray:
     """Indices of the tokens that overlap characters a..b (a BPE token may start with the space before)."""
-    if not offsets:
+    if len(offsets) == 0:
         return np.zeros(0, dtype=np.int64)
     pairs = np.asarray(offsets, dtype=np.int64)
     return np.flatnonzero((pairs[:, 1] > a) & (pairs[:, 0] < b))
