@@ -22,6 +22,7 @@ DOCSTRING_COMMAND = "devassist.generateDocstring"
 SYNTH_COMMAND = "devassist.synthesizeTestData"
 SUPPRESS_COMMAND = "devassist.suppressReview"
 LEARN_COMMAND = "devassist.learnWorkspace"
+VISIBLE_RANGES = "devassist/visibleRanges"  # client -> server: the lines on screen (review scores them first)
 
 
 def _position(arg: Any) -> tuple[int, int]:
@@ -155,7 +156,22 @@ def register_review(server) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def text_document_did_change(ls, params: types.DidChangeTextDocumentParams):
+        edited = [(c.range.start.line, c.range.start.line + c.text.count("\n")) for c in params.content_changes
+                  if getattr(c, "range", None) is not None]
+        if edited:
+            scheduler.edited(params.text_document.uri, edited)
         on_text(ls, params.text_document.uri, immediate=False)
+
+    @server.feature(VISIBLE_RANGES)
+    def visible_ranges(ls, params):
+        """`devassist/visibleRanges` {textDocument: {uri}, ranges: [Range]}: lines on screen."""
+        try:
+            uri = params["textDocument"]["uri"]
+            ranges = [(int(r["start"]["line"]), int(r["end"]["line"])) for r in params["ranges"]]
+        except (KeyError, TypeError, ValueError):
+            log.debug("%s: ignoring malformed params %r", VISIBLE_RANGES, params)
+            return
+        scheduler.visible(uri, ranges)
 
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     def text_document_did_save(ls, params: types.DidSaveTextDocumentParams):

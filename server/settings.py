@@ -69,6 +69,9 @@ class ReviewSettings:
     """Severity of the unusual-function note, one of error, warning, information, hint (likely bugs are warnings)."""
     debounce_ms: int = 500
     """Wait this long after the last change before scoring a document."""
+    budget_ms: int = 1000
+    """Model time one review of a file may take; a file that needs more is scored over several runs
+    (functions already scored cost nothing), the functions on screen and just edited first."""
 
 
 @dataclass
@@ -120,6 +123,7 @@ _RANGES = {
     ("review", "finding_threshold_shift"): (-20.0, 50.0),
     ("review", "max_diagnostics"): (0, 1000),
     ("review", "debounce_ms"): (0, 60_000),
+    ("review", "budget_ms"): (50, 60_000),
     ("remote", "timeout_ms"): (50, 60_000),
     ("learn", "time_budget_s"): (5, 86_400),
 }

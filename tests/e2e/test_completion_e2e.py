@@ -128,3 +128,21 @@ async def test_pulled_diagnostics_answer_at_once_and_a_refresh_follows(tiny_bund
         third = await client.text_document_diagnostic_async(types.DocumentDiagnosticParams(
             text_document=types.TextDocumentIdentifier(uri=uri), previous_result_id=second.result_id))
         assert third.kind == "unchanged" and third.result_id == second.result_id
+
+
+async def test_visible_ranges_are_taken_and_malformed_ones_ignored(tiny_bundle, tmp_path):
+    from tests.e2e.lsp_helpers import pulling_capabilities
+
+    async with lsp_session(tiny_bundle, capabilities=pulling_capabilities()) as client:
+        refreshed = asyncio.Event()
+        client.protocol.fm.features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = lambda *args: refreshed.set()
+        uri = (tmp_path / "seen.py").as_uri()
+        open_doc(client, uri, SOURCE + "pi\n\n\ndef twice(x):\n    return x * 2\n")
+        for bad in (None, {}, {"textDocument": {"uri": uri}, "ranges": [{"start": {"line": "x"}}]}):
+            client.protocol.notify("devassist/visibleRanges", bad)
+        client.protocol.notify("devassist/visibleRanges", {"textDocument": {"uri": uri}, "ranges": [
+            {"start": {"line": 4, "character": 0}, "end": {"line": 6, "character": 0}}]})
+        params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        await client.text_document_diagnostic_async(params)
+        await asyncio.wait_for(refreshed.wait(), timeout=60)  # the review ran, the server stayed up
+        assert (await client.text_document_diagnostic_async(params)).result_id

@@ -113,3 +113,32 @@ def test_a_review_cut_short_continues_until_every_function_is_scored():
 
     stored, runs = asyncio.run(scenario())
     assert stored.scored == stored.functions == 12 and runs >= 2
+
+
+def test_functions_on_screen_and_just_edited_are_scored_first():
+    text = "".join(f"def f{i}(a):\n    return a + {i}\n\n\n" for i in range(12))  # f{i} starts at line 4 * i
+    feature = make_feature(delay_s=0.02)
+    feature.workers, feature._pool = 1, None  # one at a time: the order is what is checked
+    report = feature.review(text, ReviewSettings(), budget_s=0.01, focus=[(40, 41)])
+    assert list(report.percentiles) == ["f10"]  # not f0, the first of the equally short ones
+    sched = ReviewScheduler(feature)
+    sched.visible(URI, [(8, 9)])
+    sched.edited(URI, [(20, 20)])
+    assert sched.focus(URI) == [(20, 20), (8, 9)]
+    feature.forget()
+    report = feature.review(text, ReviewSettings(), 0.01, None, sched.focus(URI))
+    assert list(report.percentiles) == ["f5"]  # the edit's function first, the visible ones next
+    sched.close(URI)
+    assert sched.focus(URI) == []
+
+
+def test_the_review_budget_is_a_setting():
+    async def scenario(budget_ms):
+        feature = make_feature(delay_s=0.02)
+        feature.workers, feature._pool = 1, None
+        sched = ReviewScheduler(feature)
+        text = "".join(f"def f{i}(a):\n    return a + {i}\n\n\n" for i in range(6))
+        return await sched._review(URI, 1, text, ReviewSettings(debounce_ms=0, budget_ms=budget_ms), 0.0)
+
+    short, long = asyncio.run(scenario(50)), asyncio.run(scenario(5000))
+    assert short.scored < short.functions and long.scored == long.functions == 6

@@ -13,7 +13,7 @@ import {
   type LanguageClientOptions,
   type ServerOptions,
 } from 'vscode-languageclient/node';
-import { SECTION, STATUS_NOTIFICATION } from './constants';
+import { SECTION, STATUS_NOTIFICATION, VISIBLE_RANGES_NOTIFICATION } from './constants';
 import { completionTargets, configurationFor, readSettings, toServerSettings, type ClientSettings } from './settings';
 import { describeStartupFailure, LineTail, type StartupFailure, type StartupProblem } from './startupError';
 import { displayCommand, type ServerCommand } from './serverCommand';
@@ -123,6 +123,13 @@ export class ServerSession {
       this.output.warn(`stop: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (this.child && this.child.exitCode === null) this.child.kill();
+  }
+
+  /** Tell the server which lines of a document are on screen: review scores their functions first. */
+  visibleRanges(editor: vscode.TextEditor): void {
+    if (!this.client.isRunning() || editor.document.languageId !== 'python') return;
+    const ranges = editor.visibleRanges.map((r) => ({ start: { line: r.start.line, character: 0 }, end: { line: r.end.line, character: 0 } }));
+    void this.client.sendNotification(VISIBLE_RANGES_NOTIFICATION, { textDocument: { uri: editor.document.uri.toString() }, ranges });
   }
 
   /** Tell the server the settings changed; it re-reads them (`workspace/configuration`). */

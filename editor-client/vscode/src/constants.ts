@@ -26,6 +26,9 @@ export const ServerCommands = {
 /** The server's status notification: `{state, model, message?}`. */
 export const STATUS_NOTIFICATION = 'devassist/status';
 
+/** Ours to the server: `{textDocument: {uri}, ranges}`, the lines on screen (review scores them first). */
+export const VISIBLE_RANGES_NOTIFICATION = 'devassist/visibleRanges';
+
 /** Settings that change how the server process is started; changing one restarts it. */
 export const RESTART_SETTINGS = ['server.command', 'server.pythonPath', 'server.bundle'] as const;
 

@@ -32,6 +32,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     vscode.commands.registerCommand(Commands.learnWorkspace, (uri?: vscode.Uri) => learnWorkspace(session?.client, uri)),
     vscode.commands.registerCommand(Commands.restartServer, () => restart()),
     vscode.commands.registerCommand(Commands.showOutput, () => output.show()),
+    vscode.window.onDidChangeTextEditorVisibleRanges((e) => session?.visibleRanges(e.textEditor)),
+    vscode.window.onDidChangeActiveTextEditor((editor) => editor && session?.visibleRanges(editor)),
     vscode.workspace.onDidChangeConfiguration(async (e) => {
       if (!e.affectsConfiguration(SECTION)) return;
       for (const w of currentSettings().warnings) output.warn(w);
@@ -72,6 +74,7 @@ async function start(): Promise<void> {
     },
   });
   if (!(await session.start())) setPhase('failed');
+  else if (vscode.window.activeTextEditor) session.visibleRanges(vscode.window.activeTextEditor);
 }
 
 /** Stop and start again (the Restart command, and server setting changes). */

@@ -106,6 +106,12 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
     "minimum": 0,
     "maximum": 60000
   },
+  "review.budgetMs": {
+    "type": "integer",
+    "default": 1000,
+    "minimum": 50,
+    "maximum": 60000
+  },
   "remote.fallbackToLocal": {
     "type": "boolean",
     "default": false

@@ -230,10 +230,16 @@ class ReviewFeature:
         return scored
 
     def _score_all(self, units: list[FunctionUnit], deadline: float, check: Callable[[], bool],
-                   shift: float) -> dict[int, ScoredUnit]:
-        """Score units (cached ones first, then shortest first) on `workers` threads until the
-        deadline; raises ReviewCancelled, after every worker has stopped, if any was cancelled."""
-        order = iter(sorted(range(len(units)), key=lambda i: (units[i].text not in self._cache, len(units[i].text))))
+                   shift: float, focus: list[tuple[int, int]]) -> dict[int, ScoredUnit]:
+        """Score units (cached ones first, then those overlapping a `focus` line range, in the
+        ranges' order, then shortest first) on `workers` threads until the deadline; raises
+        ReviewCancelled, after every worker has stopped, if any was cancelled."""
+        def focus_rank(u: FunctionUnit) -> int:
+            last = u.start_line + u.text.count("\n")
+            return next((k for k, (a, b) in enumerate(focus) if a <= last and u.start_line <= b), len(focus))
+
+        order = iter(sorted(range(len(units)), key=lambda i: (units[i].text not in self._cache, focus_rank(units[i]),
+                                                              len(units[i].text))))
         take = threading.Lock()
         results: dict[int, ScoredUnit] = {}
 
@@ -259,10 +265,12 @@ class ReviewFeature:
         return results
 
     def review(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
-               is_cancelled: Callable[[], bool] | None = None) -> ReviewReport:
+               is_cancelled: Callable[[], bool] | None = None,
+               focus: list[tuple[int, int]] | None = None) -> ReviewReport:
         """Score every function within `budget_s` of model time; raise ReviewCancelled if `is_cancelled()`.
 
-        Functions already scored (same text) cost nothing; the others are scored shortest first.
+        Functions already scored (same text) cost nothing; of the others, those overlapping a
+        `focus` range of 0-based lines (on screen, just edited) come first, then shortest first.
         Files over MAX_SCORED_BYTES are parsed and scored only up to that size; either limit
         adds a CODE_INCOMPLETE finding that says how many functions were reviewed.
         """
@@ -276,7 +284,7 @@ class ReviewFeature:
         if check():
             raise ReviewCancelled()
         deadline = time.monotonic() + max(budget_s, 0.0)  # the budget is model time; parsing is bounded by the byte cap
-        results = self._score_all(units, deadline, check, settings.finding_threshold_shift)
+        results = self._score_all(units, deadline, check, settings.finding_threshold_shift, focus or [])
         scored = [(units[i], results[i]) for i in sorted(results)]
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")

@@ -7,11 +7,13 @@ it finishes, the client is asked to pull again (`workspace/diagnostic/refresh`).
 `is_cancelled` between model runs: it turns true as soon as a newer version of the document is
 seen, and it first waits while a completion is in flight (the server's `ForegroundGate`).
 A review cut short by its budget continues in the next run: scored functions are cached by text.
+The functions on screen (`devassist/visibleRanges` from the client) and just edited go first.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -24,6 +26,8 @@ from devassist.server.features.review.feature import CODE_INCOMPLETE, ReviewCanc
 from devassist.server.settings import ReviewSettings
 
 log = logging.getLogger(__name__)
+
+MAX_FOCUS_RANGES = 8  # visible or edited line ranges kept per document
 
 Publish = Callable[[str, int, list[lsp.Diagnostic]], "Awaitable[None] | None"]
 
@@ -43,11 +47,13 @@ class StoredReview:
 class ReviewScheduler:
     """Per-URI debounce, version tracking, cancellation and results around a `ReviewFeature`."""
 
-    def __init__(self, feature, executor: Executor | None = None, budget_s: float = 1.0, gate=None,
+    def __init__(self, feature, executor: Executor | None = None, budget_s: float | None = None, gate=None,
                  on_report: Callable[[str, int, ReviewReport], None] | None = None):
         self.feature = feature
         self.executor = executor or ThreadPoolExecutor(max_workers=1, thread_name_prefix="devassist-review")
-        self.budget_s = budget_s
+        self.budget_s = budget_s  # None: the `review.budgetMs` setting
+        self._visible: dict[str, list[tuple[int, int]]] = {}  # lines on screen, per document
+        self._edited: dict[str, list[tuple[int, int]]] = {}  # lines of the latest edits, per document
         self.gate = gate  # ForegroundGate: scoring waits while a completion is in flight
         self.on_report = on_report
         self._latest: dict[str, int] = {}
@@ -68,10 +74,25 @@ class ReviewScheduler:
         if version >= self._latest.get(uri, -(2**31)):
             self._latest[uri] = version
 
+    def visible(self, uri: str, ranges: list[tuple[int, int]]) -> None:
+        """The 0-based line ranges a client shows of a document: their functions are scored first."""
+        self._visible[uri] = ranges[:MAX_FOCUS_RANGES]
+
+    def edited(self, uri: str, ranges: list[tuple[int, int]]) -> None:
+        """Line ranges just changed: their functions are scored first (after the visible ones'
+        cache hits, which cost nothing); the newest edits are kept."""
+        self._edited[uri] = (ranges + self._edited.get(uri, []))[:MAX_FOCUS_RANGES]
+
+    def focus(self, uri: str) -> list[tuple[int, int]]:
+        """What to score first in a document: its visible and recently edited lines."""
+        return self._edited.get(uri, []) + self._visible.get(uri, [])
+
     def close(self, uri: str) -> None:
         """Forget a closed document and cancel its work."""
         self._latest.pop(uri, None)
         self._results.pop(uri, None)
+        self._visible.pop(uri, None)
+        self._edited.pop(uri, None)
         task = self._pending.pop(uri, None)
         if task is not None:
             task.cancel()
@@ -104,8 +125,9 @@ class ReviewScheduler:
         else:
             loop = asyncio.get_running_loop()
             try:
-                report = await loop.run_in_executor(self.executor, self.feature.review, text, settings, self.budget_s,
-                                                     self._stale_check(uri, version))
+                budget = self.budget_s if self.budget_s is not None else settings.budget_ms / 1000.0
+                report = await loop.run_in_executor(self.executor, functools.partial(
+                    self.feature.review, text, settings, budget, self._stale_check(uri, version), self.focus(uri)))
             except ReviewCancelled:
                 return None
         if self._latest.get(uri) != version:

@@ -146,7 +146,24 @@ local function keep_list_from_inserting(bufnr)
   end
 end
 
+--- Tell the server which lines of `bufnr` are on screen: review scores their functions first.
+local function send_visible_range(client, bufnr)
+  local win = vim.fn.bufwinid(bufnr)
+  if win == -1 or M.is_stopped(client) then return end
+  local first, last = vim.fn.line('w0', win) - 1, vim.fn.line('w$', win) - 1
+  local params = {
+    textDocument = { uri = vim.uri_from_bufnr(bufnr) },
+    ranges = { { start = { line = first, character = 0 }, ['end'] = { line = last, character = 0 } } },
+  }
+  if has_methods then client:notify('devassist/visibleRanges', params) else client.notify('devassist/visibleRanges', params) end
+end
+
 local function on_attach(client, bufnr)
+  local group = vim.api.nvim_create_augroup('devassist_visible_' .. bufnr, { clear = true })
+  vim.api.nvim_create_autocmd({ 'BufWinEnter', 'WinScrolled' }, {
+    group = group, buffer = bufnr, callback = function() send_visible_range(client, bufnr) end,
+  })
+  send_visible_range(client, bufnr)
   if M.config.omnifunc then
     vim.bo[bufnr].omnifunc = 'v:lua.vim.lsp.omnifunc'
     keep_list_from_inserting(bufnr)
