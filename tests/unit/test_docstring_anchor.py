@@ -1,0 +1,110 @@
+"""A model sentence must name what the function's own name says: a word of the name, its action, its object."""
+
+from __future__ import annotations
+
+import pytest
+
+from devassist.server.features.docstring import DocstringFeature
+from devassist.server.features.docstring.anchor import action, anchored, contradicts_name, name_words
+from devassist.server.features.docstring.simple import Summary
+
+USAGE = ("class Command:\n    def get_usage(self, ctx):\n        formatter = ctx.make_formatter()\n"
+         "        self.format_usage(ctx, formatter)\n        return formatter.getvalue()\n")
+
+
+class Fixed:
+    """A summarizer that always answers the same sentence, as if a model had written it."""
+
+    name = "model"
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def summarize(self, request, deadline=None, is_cancelled=None):
+        """The fixed sentence, claimed by the model."""
+        return Summary(self.text, source="model")
+
+
+@pytest.mark.parametrize("summary,name,ok", [
+    ("Get the formatter for a given context.", "get_usage", False),
+    ("Return the usage line for ``ctx``.", "get_usage", True),
+    ("Open the file and return a stream.", "close", False),
+    ("Close the file and write the records.", "close", True),
+    ("Get a reader object for the given encoding.", "getreader", True),  # a name written as one word
+    ("Return a list of file names in the archive.", "namelist", True),
+    ("Return the position of the stream.", "tell", False),
+    ("Return the value of the object.", "__getattr__", True),  # a dunder sets no condition
+    ("Return the value for the key.", "get", True),  # nothing but a general word
+    ("Remove the files.", "_remove_filenames", True),  # stems: files / filenames
+], ids=["other-object", "its-object", "other-action", "its-action", "compound", "compound-plural", "synonym-not-known",
+        "dunder", "generic-name", "stems"])
+def test_a_summary_shares_a_word_with_the_name(summary, name, ok):
+    assert anchored(summary, name) is ok
+
+
+def test_name_words_leave_out_general_words_and_dunders():
+    assert name_words("get_usage") == {"usage"}
+    assert name_words("is_set_to_value") == set()
+    assert name_words("__init__") == set()
+    assert name_words("parseRFCDate") == {"parse", "rfc", "date"}
+
+
+def test_action_reads_verb_forms():
+    assert [action(w) for w in ("Sets", "Creates", "Parsed", "Loads", "the", "Returns")] == [
+        "set", "create", "parse", "load", None, "return"]
+
+
+@pytest.mark.parametrize("summary,name,prop,why", [
+    ("Sets the cookie(s) given as a dict.", "delete_cookie", False, ["Sets"]),
+    ("Delete a cookie by its key.", "delete_cookie", False, []),
+    ("Remove the cookie.", "delete_cookie", False, []),  # the same action in other words
+    ("Create a copy of ``self``.", "make_copy", False, []),
+    ("Check if the request has been sent.", "_process_range_request", False, ["Check"]),
+    ("Parse a sequence of strings.", "parse_list_header", False, ["header", "list"]),
+    ("Parse a list header into a list.", "parse_list_header", False, []),
+    ("Return a :class:`Accept` object.", "accept_encodings", True, []),  # a property's name is a noun
+    ("Return a :class:`Accept` object.", "accept_encodings", False, ["Return"]),  # "accept" is a verb
+    ("The next line of the stream.", "__next__", False, []),
+], ids=["other-verb", "same-verb", "synonym", "make-create", "check-for-process", "object-missing", "object-named",
+        "property", "not-a-property", "dunder"])
+def test_a_verb_first_name_fixes_the_action_and_its_object(summary, name, prop, why):
+    assert contradicts_name(summary, name, prop) == why
+
+
+def test_the_feature_replaces_a_sentence_about_another_object_by_the_parse_summary():
+    edit = DocstringFeature(summarizer=Fixed("Get the formatter for a given context.")).edit_for(USAGE, 1, 0)
+    assert edit.summary_source == "fallback"
+    assert edit.docstring.splitlines()[0] == "Return the usage for ``ctx``."
+
+
+def test_the_feature_keeps_a_sentence_that_names_the_functions_object():
+    edit = DocstringFeature(summarizer=Fixed("Return the usage line for ``ctx``.")).edit_for(USAGE, 1, 0)
+    assert edit.summary_source == "model"
+    assert edit.docstring.splitlines()[0] == "Return the usage line for ``ctx``."
+
+
+def test_the_check_off_shows_the_sentence_as_written():
+    feature = DocstringFeature(summarizer=Fixed("Get the formatter for a given context."), faithful=False)
+    assert feature.edit_for(USAGE, 1, 0).docstring.splitlines()[0] == "Get the formatter for a given context."
+
+
+@pytest.mark.parametrize("src,line,summary", [
+    ("class Client:\n    def post(self, *args, **kw):\n        return self.open(*args, method='POST', **kw)\n", 1,
+     "TODO: summarize what ``post`` does."),  # not "Post this client."
+    ("class Client:\n    def head(self, *args, **kw):\n        return self.open(*args, **kw)\n", 1,
+     "TODO: summarize what ``head`` does."),  # not "Return the head."
+    ("class Parser:\n    def parse(self):\n        return self.subparse()\n", 1,
+     "TODO: summarize what ``parse`` does."),  # not "Parse this parser."
+    ("class Stream:\n    def tell(self):\n        return self._pos\n", 1, "TODO: summarize what ``tell`` does."),
+    ("class Encoder:\n    def getstate(self):\n        return self.buffer\n", 1, "Return the state."),
+    ("class HeaderSet:\n    def update(self, iterable):\n        for h in iterable:\n            self.add(h)\n", 1,
+     "Update this header set with ``iterable``."),
+    ("class Request:\n    @property\n    def is_json(self):\n        return self.mimetype == 'application/json'\n", 2,
+     "Return whether this request is json."),
+    ("class Cycler:\n    def reset(self):\n        self.pos = 0\n", 1, "Reset this cycler."),
+    ("def current_app():\n    return _stack[-1]\n", 0, "Return the current app."),
+], ids=["passes-everything-on", "passes-everything-on-returns", "verb-of-its-class", "one-word-name-may-be-a-verb",
+        "compound-getter", "updated-with-its-argument", "predicate-property", "verb-on-this", "noun-returned"])
+def test_the_parse_summary_says_nothing_it_cannot_know(src, line, summary):
+    edit = DocstringFeature().edit_for(src, line, 0)
+    assert edit.docstring.splitlines()[0] == summary
