@@ -108,3 +108,61 @@ def test_the_check_off_shows_the_sentence_as_written():
 def test_the_parse_summary_says_nothing_it_cannot_know(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary
+
+
+@pytest.mark.parametrize("summary,name,why", [
+    ("Reads a prompt function from a text.", "prompt", ["Reads"]),  # the body's `_readline_prompt` is no evidence
+    ("Prompt the user for input.", "prompt", []),
+    ("Return the value the user typed.", "prompt", []),  # a general action
+    ("Generate salt for a given length.", "gen_salt", []),  # `gen` abbreviates the action
+    ("Remove a connection to the socket.", "sock_recv", ["Remove"]),
+], ids=["other-action", "its-action", "general-action", "abbreviation", "other-action-2"])
+def test_an_action_the_name_does_not_name_is_refused(summary, name, why):
+    assert contradicts_name(summary, name) == why
+
+
+REGISTER = ("class Blueprint:\n    def app_url_value_preprocessor(self, f):\n"
+            "        self.record_once(lambda s: s.app.url_value_preprocessors.append(f))\n        return f\n")
+
+
+@pytest.mark.parametrize("summary,source", [
+    ("Return a T_url_value_preprocessor instance.", "fallback"),  # gives ``f`` back; registering is the point
+    ("Return ``f`` after recording it as a url value preprocessor of the app.", "model"),
+], ids=["return-claim-without-the-argument", "names-the-argument"])
+def test_a_function_that_gives_its_argument_back_is_not_said_to_return_something_else(summary, source):
+    edit = DocstringFeature(summarizer=Fixed(summary)).edit_for(REGISTER, 1, 0)
+    assert edit.summary_source in ((source,) if source == "model" else ("fallback", "placeholder"))
+
+
+def test_an_argument_assigned_before_it_is_returned_is_a_new_value():
+    from devassist.server.features.docstring.facts import function_facts
+    from devassist.server.features.docstring.faithful import returned_argument
+    from devassist.server.parsing import definitions
+
+    def given_back(src):
+        (defn,) = definitions(src)
+        return returned_argument(function_facts(defn, src.encode()), src.split(":", 1)[1])
+
+    assert given_back("def deco(f):\n    REGISTRY.append(f)\n    return f\n") == "f"
+    assert given_back("def clean(name):\n    name = name.strip()\n    return name\n") is None
+    assert given_back("def grow(n):\n    n += 1\n    return n\n") is None
+    assert given_back("def pick(a, b):\n    if a:\n        return a\n    return b\n") is None
+
+
+PARSER = "class Parser:\n    def parse(self) -> 'Template':\n        result = Template(self.subparse())\n        return result\n"
+
+
+@pytest.mark.parametrize("summary,name,shown", [
+    ("Parse a list of environment variables.", "parse", False),  # nothing of the signature
+    ("Parse the whole template.", "parse", True),  # the return annotation
+    ("Parse this parser's tokens.", "parse", True),  # the class
+], ids=["unnamed-object", "return-annotation", "class"])
+def test_a_one_word_name_needs_an_object_the_signature_names(summary, name, shown):
+    edit = DocstringFeature(summarizer=Fixed(summary)).edit_for(PARSER, 1, 0)
+    assert (edit.summary_source == "model") is shown
+
+
+def test_a_methods_one_argument_is_not_taken_for_the_verbs_object():
+    src = "class ZipExtFile:\n    def read(self, n):\n        return self._buf[:n]\n"
+    assert DocstringFeature().edit_for(src, 1, 0).docstring.splitlines()[0] == "TODO: summarize what ``read`` does."
+    assert DocstringFeature().edit_for("def send(msg):\n    SOCK.send(msg)\n", 0, 0).docstring.startswith("Send ``msg``.")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from devassist.server.features.docstring.faithful import GENERIC, _stem
+from devassist.server.features.docstring.faithful import GENERIC, _stem, _words, grounded, vocabulary
 from devassist.server.features.docstring.fallback import VERBS, words_of
 
 # Dunders say what protocol they serve, not what the class does with it: no anchor.
@@ -57,7 +57,7 @@ def anchored(summary: str, name: str) -> bool:
 _SAME_ACTION = [{"get", "return", "fetch", "find", "lookup", "compute", "calculate", "retrieve", "read", "load"},
                 {"make", "create", "build", "new", "generate", "construct", "init", "initialize"},
                 {"set", "update", "store", "put", "assign"},
-                {"remove", "delete", "drop", "pop", "clear", "del", "discard"},
+                {"remove", "delete", "drop", "pop", "clear", "del", "discard", "exclude"},
                 {"check", "test", "verify", "validate", "determine"},
                 {"convert", "transform", "turn"},
                 {"run", "execute", "invoke", "call", "apply"},
@@ -79,6 +79,19 @@ def action(word: str) -> str | None:
     return None
 
 
+# Actions a summary may open with whatever the name: they say what any function with a value, a
+# test or a constructor does. Any other opening action must be named by the function's name: the
+# body's identifiers are no evidence ("Reads ..." for `prompt`, which calls `_readline_prompt`).
+_GENERAL_ACTIONS = {"return", "get", "check", "create", "make", "set", "determine", "test", "compute", "build",
+                    "convert", "call", "handle", "initialize", "init"}
+
+
+def _names_action(head: str, words: list[str]) -> bool:
+    """Whether a word of the name is this action, one that stands for it, or its abbreviation (`gen`, `del`)."""
+    return any(_same_action(head, action(w) or w) or (len(w) >= 3 and head.startswith(w)) for w in words) \
+        or head in "".join(words)
+
+
 def _same_action(a: str, b: str) -> bool:
     return a == b or any(a in group and b in group for group in _SAME_ACTION)
 
@@ -88,17 +101,21 @@ def contradicts_name(summary: str, name: str, is_property: bool = False) -> list
 
     Another action at its head ("Sets the cookie(s) ..." for `delete_cookie`, "Check if ..." for
     `_process_range_request`), or none of the name's object words ("Parse a sequence of strings."
-    for `parse_list_header`): the name says what is done and to what. A property's name is a
-    noun (`accept_encodings`), so it sets no such condition.
+    for `parse_list_header`): the name says what is done and to what. When the name does not open
+    with a known verb, a summary opening with a specific action the name does not name ("Reads a
+    prompt function from a text." for `prompt`) is refused too. A property's name is a noun
+    (`accept_encodings`), so it sets no such condition.
     """
     words = [w.lower() for w in words_of(name)]
     if is_property or not words or (name.startswith("__") and name.endswith("__")):
         return []
-    verb = words[0] if words[0] in _ACTIONS else None
-    if verb is None:
-        return []
     said = re.findall(r"[A-Za-z]+", summary)
     head = action(said[0]) if said else None
+    verb = words[0] if words[0] in _ACTIONS else None
+    if verb is None:
+        if head is not None and head not in _GENERAL_ACTIONS and not _names_action(head, words):
+            return [said[0]]  # "Reads a prompt function from a text." for `prompt`
+        return []
     if head is not None and not _same_action(verb, head):
         return [said[0]]
     objects = name_words("_".join(words[1:]))
@@ -108,3 +125,26 @@ def contradicts_name(summary: str, name: str, is_property: bool = False) -> list
     if any(_matches(w.lower(), n, joined) for w in said if len(w) >= 3 for n in objects):
         return []
     return sorted(objects)
+
+
+def core_vocabulary(name: str, qualname: str, facts) -> set[str]:
+    """What a function says of itself in its signature: its name, its class, its parameters and their
+    types, its return annotation and the expressions it returns (not the rest of its body)."""
+    parts = [name, qualname.replace(".", " ")]
+    if facts is not None:
+        parts += [f"{p.name} {p.type or ''}" for p in facts.params]
+        parts += [facts.return_type or ""] + [rv.source for rv in facts.return_info]
+    return vocabulary(" ".join(parts))
+
+
+def unnamed_object(summary: str, name: str, qualname: str, facts) -> list[str]:
+    """For a name that is one word (`parse`, `close`, `read`): the summary's content words when none of them
+    (its verb aside) is named by the signature ("Parse a list of environment variables." for
+    `Parser.parse`, which returns a `Template`; "Close the server." for `BaseSelector.close`)."""
+    if (name.startswith("__") and name.endswith("__")) or len(words_of(name)) != 1 or not name_words(name):
+        return []
+    words, content = _words(summary)
+    verb = action(words[0]) if words else None
+    content = [w for w in content if verb is None or action(w) != verb]
+    core = core_vocabulary(name, qualname, facts)
+    return [] if not content or any(grounded(w, core) for w in content) else content

@@ -156,7 +156,8 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
             return _sentence(f"return ``{params[0]}`` {participle(head)}{tail}")
         if len(params) == 1 and this and head in _WITH:  # `HeaderSet.update(iterable)` updates the set
             return _sentence(f"{head} {this} with ``{params[0]}``")
-        if len(params) == 1:  # the one parameter is the verb's object: `send(msg)` -> "Send ``msg``."
+        if len(params) == 1 and not facts.is_method:  # the verb's object: `send(msg)` -> "Send ``msg``."
+            # (a method's one argument is as often a detail: `ZipExtFile.read(n)`, `Traversable.open(mode)`)
             return _sentence(f"{head} ``{params[0]}``")
         if params or passes_on:  # `load(environment, name)` loads a template, not the environment: say nothing
             return None

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from devassist.server.features.docstring.anchor import anchored, contradicts_name
+from devassist.server.features.docstring.anchor import anchored, contradicts_name, unnamed_object
 from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.faithful import false_claims, ungrounded, unsupported
 from devassist.server.features.docstring.fallback import (
@@ -92,9 +92,9 @@ def is_faithful(summary: str, request: SummaryRequest) -> bool:
         return False
     facts = request.facts
     prop = facts is not None and bool({"property", "cached_property"} & set(facts.decorators))
-    if contradicts_name(summary, request.name, prop):
+    if contradicts_name(summary, request.name, prop) or unnamed_object(summary, request.name, request.qualname, facts):
         return False
-    return not false_claims(summary, request.facts, request.own)
+    return not false_claims(summary, request.facts, request.own, request.body)
 
 
 class TemplateSummarizer:
