@@ -64,7 +64,14 @@ _SAME_ACTION = [{"get", "return", "fetch", "find", "lookup", "compute", "calcula
                 {"add", "append", "insert", "register", "push", "attach"},
                 {"write", "dump", "save", "serialize", "emit", "print", "log", "format"},
                 {"close", "shutdown", "stop", "finish"}]
-_ACTIONS = VERBS | {v for group in _SAME_ACTION for v in group} | {"determine", "handle", "use", "test", "turn"}
+# Verbs a summary may open with besides the parse's own (`fallback.VERBS`): an opening action is
+# only checked against the name if it is known to be one.
+_MORE_ACTIONS = set("""
+accept allow assign begin bind define describe destroy display edit end ensure evaluate fail hide hold ignore include
+inject iterate modify mount obtain override perform prompt provide produce reject release restart serve show sign
+spawn start take toggle trigger undo unset use turn determine handle test
+""".split())
+_ACTIONS = VERBS | {v for group in _SAME_ACTION for v in group} | _MORE_ACTIONS
 
 
 def action(word: str) -> str | None:

@@ -164,8 +164,8 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
         return _sentence(f"{head} {this}") if this else None
     if head in VERBS:
         return _sentence(f"{head} {_noun(rest)}")
-    if facts.returns and not params and not passes_on and len(words) >= 2:
-        return _sentence("return " + _noun(words))  # `current_app()`; not `tell()`, whose name may be a verb
+    # A name that opens with no known verb (`restart_with_reloader`, `full_dispatch_request`, `tell`) may
+    # still be an action: "Return the restart with reloader." would be a guess, so nothing is said.
     return None
 
 
