@@ -228,8 +228,9 @@ def test_beam_search_lists_its_finished_sentences_best_first_with_their_mean_log
 def test_when_the_greedy_sentence_is_not_about_the_function_the_likeliest_faithful_beam_is_shown():
     from devassist.server.features.docstring.faithful import vocabulary
 
-    code = "def write_file(path):\n    pass\n"
-    req = SummaryRequest("write_file", "function", "def write_file(path):", "    pass",
+    # `write`, not `write_file`: "Write the." names no file, and a verb-first name's object must be named
+    code = "def write(path):\n    pass\n"
+    req = SummaryRequest("write", "function", "def write(path):", "    pass",
                          allowed=vocabulary(code), own=vocabulary(code))
     plain = FimSummarizer(TableLM(myopic), no_repeat_ngram=3, alternatives=0).summarize(req)
     assert plain.source in ("fallback", "placeholder") and plain.draft == "Read the."  # "Read": not this function

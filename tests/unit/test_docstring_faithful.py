@@ -108,6 +108,14 @@ def test_without_retries_the_parse_summary_replaces_an_unfaithful_one():
     assert "RFC" not in edit.docstring
 
 
+def test_by_default_a_sentence_with_an_unsupported_mention_is_not_rewritten():
+    # the model's next try after an invented name is as confused ("Return the jinja version of the jedi."
+    # after "Return the Jinja version of Jin JinJa."), so the parse's summary is shown
+    lm = WordLM()
+    edit = DocstringFeature(summarizer=FimSummarizer(lm, no_repeat_ngram=0)).edit_for(CASE_MATCH, 3, 0)
+    assert lm.calls == 1 and edit.summary_source in ("fallback", "placeholder") and "RFC" not in edit.docstring
+
+
 def test_the_confidence_gate_decides_whether_the_model_is_shown():
     shown = DocstringFeature(summarizer=FimSummarizer(WordLM(), no_repeat_ngram=0, min_confidence=-5.0,
                                                       faithful_retries=2))

@@ -172,14 +172,29 @@ def returns_function(facts) -> bool:
                for rv in getattr(facts, "return_info", []))
 
 
-def false_claims(summary: str, facts, own: set[str]) -> list[str]:
+def returned_argument(facts, body: str) -> str | None:
+    """The parameter a function returns unchanged (every `return` gives it back, nothing assigns it), if any:
+    a decorator that registers `f` and returns it."""
+    sources = {rv.source for rv in getattr(facts, "return_info", [])}
+    params = {p.name for p in getattr(facts, "params", [])}
+    if len(sources) != 1 or not sources <= params:
+        return None
+    (name,) = sources
+    if re.search(rf"(?m)^\s*{re.escape(name)}\s*(?:\[[^\]]*\]\s*)?(?:[-+*/|&%@^]|//|\*\*|<<|>>)?=(?!=)", body):
+        return None
+    return name
+
+
+def false_claims(summary: str, facts, own: set[str], body: str | None = None) -> list[str]:
     """Claims of a summary that the parse refutes.
 
     A type test ("Check if the encoding is a string.") by a function that tests no type
     (no `isinstance`, `type`, ...); a returned value ("Return a copy of the current request
     context.") named by a function that returns a function it builds, when the summary says
     nothing of a function, decorator or wrapper; a condition on a parameter ("Return True if
-    ``default`` is ...") that the body never examines (it only returns or stores it).
+    ``default`` is ...") that the body never examines (it only returns or stores it); with the
+    `body`, "Return a ... instance." said of a function that gives back its argument unchanged
+    without naming it (a decorator that registers ``f`` and returns it).
     """
     found = []
     claim = _TYPE_CLAIM.search(summary)
@@ -187,6 +202,9 @@ def false_claims(summary: str, facts, own: set[str]) -> list[str]:
         found.append(claim.group(1))
     if facts is not None and re.match(r"returns?\b", summary, re.I) and returns_function(facts) \
             and not _FUNCTION_WORDS.search(summary):
+        found.append(summary.split()[0])
+    given_back = returned_argument(facts, body) if facts is not None and body is not None else None
+    if given_back and re.match(r"returns?\b", summary, re.I) and not re.search(rf"\b{re.escape(given_back)}\b", summary):
         found.append(summary.split()[0])
     for name in _CONDITION_ON.findall(summary) if facts is not None else []:
         use = facts.usage.get(name)

@@ -36,6 +36,8 @@ _TRANSFORMS = _BY | {"dedent", "strip", "quote", "unquote", "escape", "unescape"
 _IRREGULAR = {"split": "split", "set": "set", "put": "put", "read": "read", "write": "written", "make": "made",
               "build": "built", "get": "got", "find": "found", "send": "sent", "run": "run", "shut": "shut",
               "cut": "cut", "hold": "held", "keep": "kept", "spin": "spun", "hide": "hidden"}
+# Verbs whose one argument is what the object is changed with: `HeaderSet.update(iterable)`.
+_WITH = {"update", "extend", "fill", "configure", "patch", "merge"}
 _DOUBLE = {"pad", "wrap", "strip", "trim", "drop", "skip", "stop", "swap", "map", "ship", "zip", "plan", "tag"}
 _DUNDER = {
     "__repr__": "Return the developer representation of the object.",
@@ -112,11 +114,18 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
         return f"Initialize the {what}{with_}."
     if name.startswith("__"):
         return None
-    words = words_of(name)
+    words = _split_compound(words_of(name))
     if not words or len(name.strip("_")) <= 2:  # `f`, `g2`: the name says nothing to build on
         return None
     head, rest = words[0], words[1:]
-    if "property" in facts.decorators or "cached_property" in facts.decorators:
+    # `post(self, *args, **kw)` passes everything on: "Post this client." would be a guess
+    passes_on = any(p.name.startswith("*") for p in facts.params)
+    if this and head in VERBS and any(w.startswith(head[:4]) for w in owner):
+        return None  # `Parser.parse`: "Parse this parser." says nothing true
+    prop = "property" in facts.decorators or "cached_property" in facts.decorators
+    if prop and head in ("is", "has", "can", "should", "needs", "supports") and rest:
+        return _sentence(f"return whether {this or 'it'} {head} {' '.join(rest)}")
+    if prop:
         return _sentence(_noun(words))
     if facts.yields and head in ("iter", "iterate", "walk") and rest:  # `iter_lines` -> "Iterate over the lines."
         return _sentence(f"iterate over {_noun(rest)}")
@@ -145,16 +154,27 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
             prep = "by" if head in _BY else "with"
             tail = f" {prep} ``{params[1]}``" if len(params) >= 2 else ""
             return _sentence(f"return ``{params[0]}`` {participle(head)}{tail}")
-        if len(params) == 1:  # the one parameter is the verb's object: `send(msg)` -> "Send ``msg``."
+        if len(params) == 1 and this and head in _WITH:  # `HeaderSet.update(iterable)` updates the set
+            return _sentence(f"{head} {this} with ``{params[0]}``")
+        if len(params) == 1 and not facts.is_method:  # the verb's object: `send(msg)` -> "Send ``msg``."
+            # (a method's one argument is as often a detail: `ZipExtFile.read(n)`, `Traversable.open(mode)`)
             return _sentence(f"{head} ``{params[0]}``")
-        if params:  # `load(environment, name)` loads a template, not the environment: say nothing
+        if params or passes_on:  # `load(environment, name)` loads a template, not the environment: say nothing
             return None
         return _sentence(f"{head} {this}") if this else None
     if head in VERBS:
         return _sentence(f"{head} {_noun(rest)}")
-    if facts.returns and not params or "property" in facts.decorators:
-        return _sentence("return " + _noun(words))
+    # A name that opens with no known verb (`restart_with_reloader`, `full_dispatch_request`, `tell`) may
+    # still be an action: "Return the restart with reloader." would be a guess, so nothing is said.
     return None
+
+
+def _split_compound(words: list[str]) -> list[str]:
+    """`getstate` -> get, state; `setpassword` -> set, password: a lower-case name written as one word."""
+    word = words[0] if len(words) == 1 else ""
+    if word[:3] in ("get", "set") and len(word) >= 7 and word[3] != "t":  # not `settings`, `getter`
+        return [word[:3], word[3:]]
+    return words
 
 
 def _list(names: list[str]) -> str:

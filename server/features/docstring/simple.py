@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from devassist.server.features.docstring.anchor import anchored, contradicts_name, unnamed_object
 from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.faithful import false_claims, ungrounded, unsupported
 from devassist.server.features.docstring.fallback import (
@@ -82,14 +83,18 @@ def name_sentence(name: str) -> str:
 
 def is_faithful(summary: str, request: SummaryRequest) -> bool:
     """Whether every mention of a summary is supported by the allowed context, the summary is about this
-    function, and the parse refutes none of its claims."""
+    function (its words, and a word of its name), and the parse refutes none of its claims."""
     if request.allowed is not None and unsupported(summary, request.allowed):
         return False
     if request.own is None:
         return True
-    if ungrounded(summary, request.own, request.allowed):
+    if ungrounded(summary, request.own, request.allowed) or not anchored(summary, request.name):
         return False
-    return not false_claims(summary, request.facts, request.own)
+    facts = request.facts
+    prop = facts is not None and bool({"property", "cached_property"} & set(facts.decorators))
+    if contradicts_name(summary, request.name, prop) or unnamed_object(summary, request.name, request.qualname, facts):
+        return False
+    return not false_claims(summary, request.facts, request.own, request.body)
 
 
 class TemplateSummarizer:

@@ -1,0 +1,157 @@
+"""Whether a summary names what the function's own name says it is about.
+
+A function's name is the one description of it its author wrote. A model sentence that shares
+no word with it describes something else as often as not: "Get the formatter for a given
+context." for `get_usage` (it returns the usage line), "Open the file and return a stream."
+for `ZipFile.close`, "Check if an etag is in the current directory." for `contains_weak`.
+So the model's sentence is shown only if one of its words matches a word of the name (crude
+stems, or inside a name written as one word: "reader" in `getreader`); general words such as
+"get", "set" or "value" do not count, and a name with nothing else (`get`, `f`, a dunder) sets
+no condition.
+"""
+
+from __future__ import annotations
+
+import re
+
+from devassist.server.features.docstring.faithful import GENERIC, _stem, _words, grounded, vocabulary
+from devassist.server.features.docstring.fallback import VERBS, words_of
+
+# Dunders say what protocol they serve, not what the class does with it: no anchor.
+# Names' own short connectives (`str_to_bool`, `is_set`) are not content either.
+_NAME_FILLER = {"is", "has", "can", "to", "as", "on", "do", "by", "of", "in", "from", "with", "for", "and", "or"}
+
+
+def name_words(name: str) -> set[str]:
+    """The words of a name a summary may be anchored by (three letters or more, not GENERIC)."""
+    if name.startswith("__") and name.endswith("__"):
+        return set()
+    return {w.lower() for w in words_of(name)
+            if len(w) >= 3 and w.lower() not in GENERIC and w.lower() not in _NAME_FILLER}
+
+
+def _matches(word: str, name_word: str, joined: str) -> bool:
+    """A summary word names a name word: same crude stem, one a prefix of the other (four letters or
+    more: "position" / `pos` does not count, "files" / `filenames` does), or a word of four letters or
+    more found inside the name written as one word (`getreader`, `namelist`)."""
+    a, b = _stem(word), _stem(name_word)
+    if a == b:
+        return True
+    if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
+        return True
+    return len(a) >= 4 and len(joined) > len(a) and a in joined
+
+
+def anchored(summary: str, name: str) -> bool:
+    """Whether the summary shares a word with the function's name (True when the name sets no condition)."""
+    wanted = name_words(name)
+    if not wanted:
+        return True
+    joined = re.sub(r"[^a-z]", "", name.lower())
+    words = [w.lower() for w in re.findall(r"[A-Za-z]+", summary) if len(w) >= 3]
+    return any(_matches(w, n, joined) for w in words for n in wanted)
+
+
+# Verbs that may stand for one another at the head of a name and of its summary (`get_x` "Return
+# ...").
+_SAME_ACTION = [{"get", "return", "fetch", "find", "lookup", "compute", "calculate", "retrieve", "read", "load"},
+                {"make", "create", "build", "new", "generate", "construct", "init", "initialize"},
+                {"set", "update", "store", "put", "assign"},
+                {"remove", "delete", "drop", "pop", "clear", "del", "discard", "exclude"},
+                {"check", "test", "verify", "validate", "determine"},
+                {"convert", "transform", "turn"},
+                {"run", "execute", "invoke", "call", "apply"},
+                {"add", "append", "insert", "register", "push", "attach"},
+                {"write", "dump", "save", "serialize", "emit", "print", "log", "format"},
+                {"close", "shutdown", "stop", "finish"}]
+# Verbs a summary may open with besides the parse's own (`fallback.VERBS`): an opening action is
+# only checked against the name if it is known to be one.
+_MORE_ACTIONS = set("""
+accept allow assign begin bind define describe destroy display edit end ensure evaluate fail hide hold ignore include
+inject iterate modify mount obtain override perform prompt provide produce reject release restart serve show sign
+spawn start take toggle trigger undo unset use turn determine handle test
+""".split())
+_ACTIONS = VERBS | {v for group in _SAME_ACTION for v in group} | _MORE_ACTIONS
+
+
+def action(word: str) -> str | None:
+    """The verb a word is a form of (`Sets` -> set, `Creates` -> create, `Parsed` -> parse), if any."""
+    low = word.lower()
+    if low in _ACTIONS:
+        return low
+    stem = _stem(low)
+    for verb in (stem, stem + "e"):
+        if verb in _ACTIONS:
+            return verb
+    return None
+
+
+# Actions a summary may open with whatever the name: they say what any function with a value, a
+# test or a constructor does. Any other opening action must be named by the function's name: the
+# body's identifiers are no evidence ("Reads ..." for `prompt`, which calls `_readline_prompt`).
+_GENERAL_ACTIONS = {"return", "get", "check", "create", "make", "set", "determine", "test", "compute", "build",
+                    "convert", "call", "handle", "initialize", "init"}
+
+
+def _names_action(head: str, words: list[str]) -> bool:
+    """Whether a word of the name is this action, one that stands for it, or its abbreviation (`gen`, `del`)."""
+    return any(_same_action(head, action(w) or w) or (len(w) >= 3 and head.startswith(w)) for w in words) \
+        or head in "".join(words)
+
+
+def _same_action(a: str, b: str) -> bool:
+    return a == b or any(a in group and b in group for group in _SAME_ACTION)
+
+
+def contradicts_name(summary: str, name: str, is_property: bool = False) -> list[str]:
+    """Why a summary is at odds with a verb-first name (empty when it is not).
+
+    Another action at its head ("Sets the cookie(s) ..." for `delete_cookie`, "Check if ..." for
+    `_process_range_request`), or none of the name's object words ("Parse a sequence of strings."
+    for `parse_list_header`): the name says what is done and to what. When the name does not open
+    with a known verb, a summary opening with a specific action the name does not name ("Reads a
+    prompt function from a text." for `prompt`) is refused too. A property's name is a noun
+    (`accept_encodings`), so it sets no such condition.
+    """
+    words = [w.lower() for w in words_of(name)]
+    if is_property or not words or (name.startswith("__") and name.endswith("__")):
+        return []
+    said = re.findall(r"[A-Za-z]+", summary)
+    head = action(said[0]) if said else None
+    verb = words[0] if words[0] in _ACTIONS else None
+    if verb is None:
+        if head is not None and head not in _GENERAL_ACTIONS and not _names_action(head, words):
+            return [said[0]]  # "Reads a prompt function from a text." for `prompt`
+        return []
+    if head is not None and not _same_action(verb, head):
+        return [said[0]]
+    objects = name_words("_".join(words[1:]))
+    if not objects:
+        return []
+    joined = "".join(words[1:])
+    if any(_matches(w.lower(), n, joined) for w in said if len(w) >= 3 for n in objects):
+        return []
+    return sorted(objects)
+
+
+def core_vocabulary(name: str, qualname: str, facts) -> set[str]:
+    """What a function says of itself in its signature: its name, its class, its parameters and their
+    types, its return annotation and the expressions it returns (not the rest of its body)."""
+    parts = [name, qualname.replace(".", " ")]
+    if facts is not None:
+        parts += [f"{p.name} {p.type or ''}" for p in facts.params]
+        parts += [facts.return_type or ""] + [rv.source for rv in facts.return_info]
+    return vocabulary(" ".join(parts))
+
+
+def unnamed_object(summary: str, name: str, qualname: str, facts) -> list[str]:
+    """For a name that is one word (`parse`, `close`, `read`): the summary's content words when none of them
+    (its verb aside) is named by the signature ("Parse a list of environment variables." for
+    `Parser.parse`, which returns a `Template`; "Close the server." for `BaseSelector.close`)."""
+    if (name.startswith("__") and name.endswith("__")) or len(words_of(name)) != 1 or not name_words(name):
+        return []
+    words, content = _words(summary)
+    verb = action(words[0]) if words else None
+    content = [w for w in content if verb is None or action(w) != verb]
+    core = core_vocabulary(name, qualname, facts)
+    return [] if not content or any(grounded(w, core) for w in content) else content
