@@ -197,8 +197,13 @@ def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
     ("def get_load_dotenv(default=True):\n    val = os.environ.get('SKIP')\n    if not val:\n        return default\n"
      "    return val.lower() in ('0', 'false')\n", "Returns True if ``default`` is a load-only, False otherwise.", True),
     ("def is_empty(items):\n    return len(items) == 0\n", "Return True if ``items`` is empty.", False),
+    ("def split_into_batches(records, size):\n    n = len(records) // size\n"
+     "    return [records[i * size:(i + 1) * size] for i in range(n)]\n",
+     "Split a batch of size into a single batch.", True),
+    ("def first_batch(records, size):\n    return records[:size]\n", "Return a single batch of ``records``.", False),
 ], ids=["type-test-without-one", "type-test", "decorator-said-to-return-a-value", "decorator-said-to-return-a-function",
-        "plain-return", "condition-on-a-parameter-never-examined", "condition-on-an-examined-parameter"])
+        "plain-return", "condition-on-a-parameter-never-examined", "condition-on-an-examined-parameter",
+        "a-single-one-said-of-a-list", "a-single-one-returned"])
 def test_claims_the_parse_refutes(src, summary, refuted):
     from devassist.server.features.docstring.facts import function_facts
     from devassist.server.features.docstring.faithful import false_claims

@@ -166,6 +166,16 @@ _CONDITION_ON = re.compile(r"\b(?:if|whether|when|unless)\s+``(\w+)``\s+(?:is|ar
                            re.I)
 
 
+# "Split a batch ... into a single batch." said of a function whose every `return` gives a list.
+_SINGLE_CLAIM = re.compile(r"\b(?:a single|one single|only one)\b", re.I)
+
+
+def returns_collection(facts) -> bool:
+    """Whether every `return` of the function gives back a list, tuple or set (literal, comprehension, call)."""
+    infos = getattr(facts, "return_info", [])
+    return bool(infos) and all((rv.type or "") in ("list", "tuple", "set") for rv in infos)
+
+
 def returns_function(facts) -> bool:
     """Whether the function returns a function it builds (a decorator, a factory): an inner `def`, or a wrapper."""
     return any((rv.phrase or "").startswith("The inner function") or _WRAPPING_CALLS.match(rv.source)
@@ -194,9 +204,13 @@ def false_claims(summary: str, facts, own: set[str], body: str | None = None) ->
     nothing of a function, decorator or wrapper; a condition on a parameter ("Return True if
     ``default`` is ...") that the body never examines (it only returns or stores it); with the
     `body`, "Return a ... instance." said of a function that gives back its argument unchanged
-    without naming it (a decorator that registers ``f`` and returns it).
+    without naming it (a decorator that registers ``f`` and returns it); "a single ..." said of a
+    function whose every `return` gives back a list, tuple or set.
     """
     found = []
+    single = _SINGLE_CLAIM.search(summary)
+    if single and facts is not None and returns_collection(facts):
+        found.append(single.group(0))
     claim = _TYPE_CLAIM.search(summary)
     if claim and not (_TYPE_TESTS & own):
         found.append(claim.group(1))
