@@ -160,21 +160,33 @@ def is_better(before: dict, after: dict) -> bool:
     return after["next_token_accuracy"] > before["next_token_accuracy"]
 
 
+def learn_config(base, train_s: float, max_steps: int = 100000):
+    """The fine-tuning recipe for a workspace: `finetune_config`, with samples shaped like the
+    prompts the bundle is served with (see training/EXPERIMENTS.md, "Learning a workspace")."""
+    from devassist.training.finetune import finetune_config
+
+    cfg = finetune_config(base, train_s, max_steps)
+    if not base.manifest.get("defaults", {}).get("fim", True):
+        cfg.data.fim_rate = 0.0  # the server never sends this bundle a FIM prompt
+    return cfg
+
+
 class NotBetter(Exception):
     """The adapted model measured no better; its staging folder is discarded."""
 
 
 def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress, spots: int = 60,
-          held_out_percent: int = 20, seed: int = 0, eval_tokens: int = 20000, keep: bool = False) -> dict:
+          held_out_percent: int = 20, seed: int = 0, eval_tokens: int = 20000, keep: bool = False,
+          max_steps: int = 100000) -> dict:
     """Fine-tune on `workspace`, measure before/after, publish to the cache when better (or with
-    `keep`, always, marked not adopted so no server uses it); the record."""
+    `keep`, always, marked not adopted so no server uses it); the record. Training stops at the
+    time budget or after `max_steps`, whichever comes first."""
     from devassist.export.staging import scratch_folder, staged_folder
     from devassist.server.bundle import load_bundle
     from devassist.server.safe_io import write_atomic
     from devassist.server.workspace_cache import BUNDLE, RECORD, bundle_sha, workspace_dir
     from devassist.training.corpus import build_corpus
-    from devassist.training.finetune import (checkpoint_dir, export_like, finetune_config, held_out_accuracy,
-                                             resplit)
+    from devassist.training.finetune import checkpoint_dir, export_like, held_out_accuracy, resplit
     from devassist.training.train import train
 
     import torch
@@ -210,7 +222,7 @@ def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress
         # At least a quarter of the budget trains, even when a loaded machine made measuring slow.
         train_s = max(0.25 * budget_s, budget_s - progress.elapsed - reserve)
         progress.stage(f"training on {len(train_rows)} files for {train_s:.0f} s")
-        cfg = finetune_config(base, train_s)
+        cfg = learn_config(base, train_s, max_steps)
         cfg.train.threads = busy_threads() or cfg.train.threads
         (work / "tokenizer.json").write_bytes(base.tokenizer_path.read_bytes())
         run = train(cfg, work / "run", corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=True,
@@ -257,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spots", type=int, default=60, help="typing spots measured on the held-out files")
     parser.add_argument("--held-out-percent", type=int, default=20, help="share of the files held out (by file)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the typing spots")
+    parser.add_argument("--max-steps", type=int, default=100000,
+                        help="stop training after this many steps (to compare recipes at equal work)")
     parser.add_argument("--keep", action="store_true", help="keep the adapted bundle even when it is not better "
                         "(the server still does not use it; for measuring it with `devassist evaluate typing`)")
     parser.add_argument("--progress-json", action="store_true", help="JSON lines on stdout (for the language server)")
@@ -286,7 +300,7 @@ def _run(args: argparse.Namespace, progress: Progress) -> int:
 
     try:
         record = learn(args.bundle or default_bundle_path(), workspace, args.time_budget, progress, args.spots,
-                       args.held_out_percent, args.seed, keep=args.keep)
+                       args.held_out_percent, args.seed, keep=args.keep, max_steps=args.max_steps)
     except NotBetter as exc:
         record = json.loads(str(exc))
     except (BundleError, UnsafeOutput) as exc:

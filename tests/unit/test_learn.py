@@ -130,3 +130,16 @@ def test_spot_document_puts_the_cursor_after_the_keystrokes():
 def test_is_better(before, after, better):
     as_metrics = lambda m: {"spots": 60, "useful_pct": m[0], "next_token_accuracy": m[1]}  # noqa: E731
     assert is_better(as_metrics(before), as_metrics(after)) is better
+
+
+@pytest.mark.parametrize("serves_fim, fim_rate", [(False, 0.0), (True, 0.5)], ids=["prefix-only", "fim"])
+def test_learn_trains_on_samples_shaped_like_the_served_prompts(serves_fim, fim_rate):
+    from types import SimpleNamespace
+
+    from devassist.training.learn import learn_config
+
+    base = SimpleNamespace(manifest={"defaults": {"fim": serves_fim},
+                                     "training": {"config": {"model": {"n_layer": 2}, "data": {"fim_rate": 0.5}}}})
+    cfg = learn_config(base, 60.0, max_steps=40)
+    assert cfg.data.fim_rate == fim_rate
+    assert cfg.model.n_layer == 2 and cfg.train.max_steps == 40 and cfg.train.time_budget_s == 60.0
