@@ -143,15 +143,16 @@ def ghost_text_measure(bundle, files: list[tuple[str, str]], spots: int, seed: i
     return {"spots": len(chosen), "useful_pct": share(useful), "exact_pct": share(exact)}
 
 
-NOISE_SPOTS = 2  # a change of this many spots' verdicts is noise, not a verdict of its own
+NOISE_SPOTS = 5  # a change of this many spots' verdicts is noise, not a verdict of its own
 
 
 def is_better(before: dict, after: dict) -> bool:
     """Clearly more useful suggestions; within the measure's noise, a higher next-token accuracy.
 
-    The spots are few (60 by default), so a difference of up to NOISE_SPOTS of them decides
-    nothing: on flask the 60 spots said one fewer useful suggestion where `evaluate typing`'s
-    180 said +4.4 points, and next-token accuracy (+4.3) agreed with the latter.
+    The spots are few (60 by default) and judge only the finished keystrokes, so up to
+    NOISE_SPOTS of them decide nothing: on flask they said 1, 1 and 3 spots fewer where
+    `evaluate typing`'s 180 typed spots said +4.4, +6.1 and +7.8 points, and next-token accuracy
+    (+4.4, +2.9, +3.9) agreed with the latter each time.
     """
     noise = 100.0 * NOISE_SPOTS / max(int(before.get("spots", 60)), 1)
     gain = after["useful_pct"] - before["useful_pct"]
@@ -160,15 +161,31 @@ def is_better(before: dict, after: dict) -> bool:
     return after["next_token_accuracy"] > before["next_token_accuracy"]
 
 
-def learn_config(base, train_s: float, max_steps: int = 100000):
+EPOCHS = 4.0  # passes over the workspace's own tokens; more only memorises them (EXPERIMENTS.md)
+
+
+def learn_config(base, train_s: float, max_steps: int = 100000, train_tokens: int = 0):
     """The fine-tuning recipe for a workspace: `finetune_config`, with samples shaped like the
-    prompts the bundle is served with (see training/EXPERIMENTS.md, "Learning a workspace")."""
+    prompts the bundle is served with, for at most EPOCHS passes over `train_tokens` (see
+    training/EXPERIMENTS.md, "Learning a workspace")."""
     from devassist.training.finetune import finetune_config
 
     cfg = finetune_config(base, train_s, max_steps)
     if not base.manifest.get("defaults", {}).get("fim", True):
         cfg.data.fim_rate = 0.0  # the server never sends this bundle a FIM prompt
+    if train_tokens:
+        # On flask's 60k tokens the held-out loss was lowest after ~3.4 passes and rose from
+        # there while the training loss fell to a tenth: the schedule ends where that begins.
+        per_step = cfg.train.batch_size * cfg.model.context_length
+        cfg.train.max_steps = min(max_steps, max(cfg.train.warmup_steps + 1, math.ceil(EPOCHS * train_tokens / per_step)))
     return cfg
+
+
+def count_tokens(tokenizer_path: Path, texts: list[str]) -> int:
+    """How many tokens the texts make (the training stream, less its end-of-text separators)."""
+    from tokenizers import Tokenizer
+
+    return sum(len(e.ids) for e in Tokenizer.from_file(str(tokenizer_path)).encode_batch(texts, add_special_tokens=False))
 
 
 class NotBetter(Exception):
@@ -222,7 +239,7 @@ def learn(bundle_dir: Path, workspace: Path, budget_s: float, progress: Progress
         # At least a quarter of the budget trains, even when a loaded machine made measuring slow.
         train_s = max(0.25 * budget_s, budget_s - progress.elapsed - reserve)
         progress.stage(f"training on {len(train_rows)} files for {train_s:.0f} s")
-        cfg = learn_config(base, train_s, max_steps)
+        cfg = learn_config(base, train_s, max_steps, count_tokens(base.tokenizer_path, [r["text"] for r in train_rows]))
         cfg.train.threads = busy_threads() or cfg.train.threads
         (work / "tokenizer.json").write_bytes(base.tokenizer_path.read_bytes())
         run = train(cfg, work / "run", corpus=work / "corpus", tokenizer=work / "tokenizer.json", quiet=True,
