@@ -27,6 +27,7 @@ EPILOG = """examples:
   devassist learn ~/src/myproject --time-budget 300
   devassist learn . --bundle ~/bundles/base --spots 120
   devassist learn runs/flask --keep        # keep the result even if worse, to measure it yourself
+  devassist learn runs/flask --max-steps 60 --keep   # stop after 60 steps, to compare recipes at equal work
   devassist serve                          # started in ~/src/myproject, it uses the adapted bundle
 
 The adapted bundle is kept in ~/.cache/devassist/workspaces/<hash>/ (or under $XDG_CACHE_HOME)
