@@ -187,7 +187,10 @@ def _train(cfg: RunConfig, out: Path, corpus: Path | None, tokenizer: Path | Non
     if resume and (out / "model.safetensors").exists():
         model = GPT2LMHeadModel.from_pretrained(str(out))
     elif init_dir is not None:
-        model = GPT2LMHeadModel.from_pretrained(str(init_dir), dtype=torch.float32)
+        # The run's dropout, not the checkpoint's: a fine-tune on a few files may want some.
+        drop = cfg.model.dropout
+        model = GPT2LMHeadModel.from_pretrained(str(init_dir), dtype=torch.float32, resid_pdrop=drop,
+                                                embd_pdrop=drop, attn_pdrop=drop)
         record = {}
     else:
         model = GPT2LMHeadModel(hf_config(cfg.model, tok.get_vocab_size(), special["eot"]))

@@ -120,13 +120,38 @@ def test_spot_document_puts_the_cursor_after_the_keystrokes():
 
 
 @pytest.mark.parametrize("before, after, better", [
-    ((10.0, 50.0), (20.0, 49.0), True),  # clearly more useful suggestions decide (60 spots: noise 3.3 points)
+    ((10.0, 50.0), (20.0, 49.0), True),  # clearly more useful suggestions decide (60 spots: noise 8.3 points)
     ((20.0, 50.0), (10.0, 60.0), False),
     ((38.3, 52.8), (36.7, 57.2), True),  # one spot fewer is noise: next-token accuracy decides (flask)
-    ((3.3, 6.9), (0.0, 76.2), True),  # two spots fewer: still noise
-    ((10.0, 50.0), (15.0, 49.0), True),
+    ((40.0, 52.8), (35.0, 56.7), True),  # three fewer too (flask, 4 epochs: +7.8 points in `evaluate typing`)
+    ((10.0, 50.0), (15.0, 49.0), False),  # three more, lower accuracy
     ((10.0, 50.0), (10.0, 50.0), False),
-], ids=["more-useful", "less-useful", "one-spot-fewer", "two-spots-fewer", "three-spots-more", "no-change"])
+], ids=["more-useful", "less-useful", "one-spot-fewer", "three-spots-fewer", "three-spots-more", "no-change"])
 def test_is_better(before, after, better):
     as_metrics = lambda m: {"spots": 60, "useful_pct": m[0], "next_token_accuracy": m[1]}  # noqa: E731
     assert is_better(as_metrics(before), as_metrics(after)) is better
+
+
+@pytest.mark.parametrize("serves_fim, fim_rate", [(False, 0.0), (True, 0.5)], ids=["prefix-only", "fim"])
+def test_learn_trains_on_samples_shaped_like_the_served_prompts(serves_fim, fim_rate):
+    from types import SimpleNamespace
+
+    from devassist.training.learn import learn_config
+
+    base = SimpleNamespace(manifest={"defaults": {"fim": serves_fim},
+                                     "training": {"config": {"model": {"n_layer": 2}, "data": {"fim_rate": 0.5}}}})
+    cfg = learn_config(base, 60.0, max_steps=40)
+    assert cfg.data.fim_rate == fim_rate
+    assert cfg.model.n_layer == 2 and cfg.train.max_steps == 40 and cfg.train.time_budget_s == 60.0
+
+
+def test_learning_stops_after_a_few_passes_over_the_workspace():
+    from types import SimpleNamespace
+
+    from devassist.training.learn import EPOCHS, learn_config
+
+    base = SimpleNamespace(manifest={"training": {"config": {"model": {"context_length": 64}}}})
+    cfg = learn_config(base, 600.0, train_tokens=6400)  # 6,400 tokens: 12.5 steps of 8 x 64 per pass
+    assert cfg.train.max_steps == round(EPOCHS * 12.5)
+    assert learn_config(base, 600.0, max_steps=30, train_tokens=6400).train.max_steps == 30
+    assert learn_config(base, 600.0, train_tokens=10).train.max_steps == cfg.train.warmup_steps + 1

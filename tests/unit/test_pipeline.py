@@ -67,6 +67,19 @@ def test_same_seed_same_model(tmp_path, tiny_sources):
     assert all(np.array_equal(a[k], b[k]) for k in a)
 
 
+def test_a_fine_tune_trains_with_its_own_dropout(tmp_path, tiny_run):
+    from devassist.training.lm import RunConfig
+    from devassist.training.train import train
+
+    cfg = RunConfig.from_toml("training/configs/tiny.toml")
+    cfg.train.max_steps, cfg.model.dropout = 2, 0.1
+    train(cfg, tmp_path / "ft", corpus=tiny_run.parent / "corpus", tokenizer=tiny_run / "tokenizer.json",
+          quiet=True, init_dir=tiny_run)
+    config = json.loads((tmp_path / "ft" / "config.json").read_text())
+    assert json.loads((tiny_run / "config.json").read_text())["resid_pdrop"] == 0.0
+    assert config["resid_pdrop"] == config["attn_pdrop"] == config["embd_pdrop"] == 0.1
+
+
 def test_resume_continues_the_step_count(tmp_path, tiny_sources):
     from devassist.training.lm import RunConfig
     from devassist.training.train import train
