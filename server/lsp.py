@@ -66,11 +66,15 @@ class ForegroundGate:
         self._active = 0
         self._last = -1e9  # monotonic time the last completion finished
         self._idle = threading.Condition()
+        self.on_enter: list[Callable[[], None]] = []  # called as a completion is queued (review stops its runs)
 
     def enter(self) -> None:
-        """A completion was queued: background work pauses at its next check."""
+        """A completion was queued: background work pauses at its next check, and whatever
+        registered in `on_enter` stops its model runs now."""
         with self._idle:
             self._active += 1
+        for stop in self.on_enter:
+            stop()
 
     def leave(self) -> None:
         """A completion finished."""
@@ -85,9 +89,10 @@ class ForegroundGate:
         """Whether a completion is queued or running."""
         return self._active > 0
 
-    def wait_idle(self, timeout: float | None = None) -> bool:
+    def wait_idle(self, timeout: float | None = None, quiet_s: float | None = None) -> bool:
         """Block until no completion is in flight and none finished in the last `quiet_s`
-        (or until `timeout`); True when idle."""
+        (the gate's own by default; or until `timeout`); True when idle."""
+        quiet_for = self.quiet_s if quiet_s is None else quiet_s
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._idle:
             while True:
@@ -98,7 +103,7 @@ class ForegroundGate:
                 if self._active:
                     self._idle.wait(left)
                     continue
-                quiet = self._last + self.quiet_s - now
+                quiet = self._last + quiet_for - now
                 if quiet <= 0:
                     return True
                 self._idle.wait(quiet if left is None else min(quiet, left))

@@ -6,6 +6,8 @@ import asyncio
 import threading
 import time
 
+import pytest
+
 from devassist.server.features.review.scheduler import ReviewScheduler
 from devassist.server.lsp import ForegroundGate
 from devassist.server.settings import ReviewSettings
@@ -142,3 +144,85 @@ def test_the_review_budget_is_a_setting():
 
     short, long = asyncio.run(scenario(50)), asyncio.run(scenario(5000))
     assert short.scored < short.functions and long.scored == long.functions == 6
+
+
+def test_while_a_person_types_one_worker_goes_on_and_the_review_still_ends():
+    from concurrent.futures import ThreadPoolExecutor
+
+    text = "".join(f"def f{i}(a):\n    return a + {i}\n\n\n" for i in range(8))
+    feature = make_feature(delay_s=0.01)
+    feature.workers, feature._pool = 2, ThreadPoolExecutor(2, thread_name_prefix="w")
+    seen = set()
+    analyze = feature.signals.analyze
+
+    def recording(texts, **kw):
+        seen.add(threading.current_thread().name)
+        return analyze(texts, **kw)
+
+    feature.signals.analyze = recording
+    typing = feature.review(text, ReviewSettings(), budget_s=60, calm=lambda: time.sleep(0.005) or False)
+    assert typing.scored == typing.functions == 8 and len(seen) == 1  # the second worker never started one
+    feature.forget()
+    seen.clear()
+    idle = feature.review(text, ReviewSettings(), budget_s=60, calm=lambda: True)
+    assert idle.scored == 8 and len(seen) == 2
+
+
+def test_the_gate_waits_for_a_longer_pause_when_asked():
+    gate = ForegroundGate(quiet_s=0.0)
+    gate.enter()
+    gate.leave()
+    assert gate.wait_idle(timeout=0.01)  # its own quiet time: none
+    assert not gate.wait_idle(timeout=0.01, quiet_s=5.0)  # a completion finished just now
+
+
+def test_a_model_run_stopped_by_interrupt_raises_run_interrupted(tiny_bundle, monkeypatch):
+    import onnxruntime
+
+    from devassist.server.bundle import load_bundle
+    from devassist.server.features.review.signals import BundleSignals, RunInterrupted
+    from devassist.server.runtime.lm import LanguageModel
+
+    bundle = load_bundle(tiny_bundle)
+    signals = BundleSignals(bundle, LanguageModel(bundle, prefer_gpu=False), threads=1)
+    text = "def f(a):\n    return a + 1\n"
+    assert signals.analyze([text])[0] is not None
+    made = []
+
+    class Stopped(onnxruntime.RunOptions):  # the flag as `interrupt` leaves it, set before the run begins
+        def __init__(self):
+            super().__init__()
+            self.terminate = True
+            made.append(self)
+
+    monkeypatch.setattr(onnxruntime, "RunOptions", Stopped)
+    with pytest.raises(RunInterrupted):
+        signals.analyze([text])
+    assert made and not signals._inflight  # the run was ONNX Runtime's own, and nothing is left registered
+
+
+def test_a_function_whose_run_was_interrupted_is_scored_again_after_the_completion():
+    from devassist.server.features.review.signals import RunInterrupted
+
+    feature = make_feature()
+    feature.workers, feature._pool = 1, None
+    analyze, calls = feature.signals.analyze, []
+
+    def once_interrupted(texts, **kw):
+        calls.append(texts[0])
+        if len(calls) == 1:
+            raise RunInterrupted()
+        return analyze(texts, **kw)
+
+    feature.signals.analyze = once_interrupted
+    report = feature.review(GOOD, ReviewSettings(), budget_s=60)
+    assert report.scored == report.functions and len(calls) == report.functions + 1
+
+
+def test_a_queued_completion_interrupts_review_runs():
+    gate, stopped, feature = ForegroundGate(), [], make_feature()
+    feature.interrupt = lambda: stopped.append(True)
+    ReviewScheduler(feature, gate=gate)
+    gate.enter()
+    gate.leave()
+    assert stopped == [True]

@@ -12,6 +12,7 @@ here: the handlers call these from a worker thread (see `scheduler.py`).
 
 from __future__ import annotations
 
+import os
 import re
 import textwrap
 import threading
@@ -27,7 +28,7 @@ from lsprotocol import types as lsp
 from devassist.server.features.review.findings import (CODE_BUG, RescoreGate, TokenCandidate, bundle_threshold,
                                                         document_range, function_candidates, kind_threshold)
 from devassist.server.features.review.model import ReviewModel
-from devassist.server.features.review.signals import BundleSignals, FunctionSignals, ReviewCancelled
+from devassist.server.features.review.signals import BundleSignals, FunctionSignals, ReviewCancelled, RunInterrupted
 from devassist.server.parsing import definitions
 from devassist.server.runtime.session import default_threads
 from devassist.server.settings import ReviewSettings
@@ -165,7 +166,8 @@ class ReviewFeature:
         # `workers` functions are scored at once, each model run on one thread: a function's runs
         # are small (about 100 tokens), and two of them side by side on two cores take 4.7 ms
         # where one run on two threads takes 9.9 ms (without spinning, as in the background).
-        self.workers = max(1, workers if workers is not None else default_threads())
+        env = os.environ.get("DEVASSIST_REVIEW_WORKERS", "")
+        self.workers = max(1, workers if workers is not None else int(env) if env.isdigit() else default_threads())
         # `background`: the server's review yields the cores to completions (no spinning threads)
         self.signals = signals if signals is not None else BundleSignals(
             bundle, lm, background=background, keep_past=True, threads=1 if self.workers > 1 else None)
@@ -186,6 +188,13 @@ class ReviewFeature:
         if not (bundle.has("lm") and bundle.has("review")):
             return False
         return bool(bundle.component("review").get("signals")) or bundle.has("embed")
+
+    def interrupt(self) -> None:
+        """Stop the model runs in progress now (each function cut short is scored again after
+        the completion): called by the server's gate when a completion is queued."""
+        stop = getattr(self.signals, "interrupt", None)
+        if stop is not None:
+            stop()
 
     def forget(self) -> None:
         """Drop every cached function score (the next review scores from scratch)."""
@@ -230,10 +239,13 @@ class ReviewFeature:
         return scored
 
     def _score_all(self, units: list[FunctionUnit], deadline: float, check: Callable[[], bool],
-                   shift: float, focus: list[tuple[int, int]]) -> dict[int, ScoredUnit]:
+                   shift: float, focus: list[tuple[int, int]],
+                   calm: Callable[[], bool] | None = None) -> dict[int, ScoredUnit]:
         """Score units (cached ones first, then those overlapping a `focus` line range, in the
         ranges' order, then shortest first) on `workers` threads until the deadline; raises
-        ReviewCancelled, after every worker has stopped, if any was cancelled."""
+        ReviewCancelled, after every worker has stopped, if any was cancelled. With `calm` (waits
+        briefly, False while a person is typing), only the first worker starts new functions
+        while typing goes on: the other cores stay free for the next keystroke's completion."""
         def focus_rank(u: FunctionUnit) -> int:
             last = u.start_line + u.text.count("\n")
             return next((k for k, (a, b) in enumerate(focus) if a <= last and u.start_line <= b), len(focus))
@@ -242,23 +254,37 @@ class ReviewFeature:
                                                               len(units[i].text))))
         take = threading.Lock()
         results: dict[int, ScoredUnit] = {}
+        first_done = threading.Event()
 
-        def work() -> None:
-            while True:
-                with take:
-                    i = next(order, None)
-                if i is None or (units[i].text not in self._cache and time.monotonic() >= deadline):
-                    return
-                if check():
-                    raise ReviewCancelled()
-                got = self.score_unit(units[i], deadline, check, shift)
-                if got is not None:
-                    results[i] = got
+        def work(k: int) -> None:
+            try:
+                while True:
+                    while k > 0 and calm is not None and not calm():
+                        if first_done.is_set():
+                            return
+                    with take:
+                        i = next(order, None)
+                    if i is None or (units[i].text not in self._cache and time.monotonic() >= deadline):
+                        return
+                    if check():
+                        raise ReviewCancelled()
+                    while True:
+                        try:
+                            got = self.score_unit(units[i], deadline, check, shift)
+                            break
+                        except RunInterrupted:  # a completion came: `check` waits it out, then score again
+                            if check():
+                                raise ReviewCancelled() from None
+                    if got is not None:
+                        results[i] = got
+            finally:
+                if k == 0:
+                    first_done.set()
 
         if self._pool is None or len(units) < 2:
-            work()
+            work(0)
             return results
-        futures = [self._pool.submit(work) for _ in range(self.workers)]
+        futures = [self._pool.submit(work, k) for k in range(self.workers)]
         wait(futures)  # all of them: a worker still running would race the next review
         for f in futures:
             f.result()  # re-raises ReviewCancelled (or a real error)
@@ -266,7 +292,7 @@ class ReviewFeature:
 
     def review(self, text: str, settings: ReviewSettings, budget_s: float = 1.0,
                is_cancelled: Callable[[], bool] | None = None,
-               focus: list[tuple[int, int]] | None = None) -> ReviewReport:
+               focus: list[tuple[int, int]] | None = None, calm: Callable[[], bool] | None = None) -> ReviewReport:
         """Score every function within `budget_s` of model time; raise ReviewCancelled if `is_cancelled()`.
 
         Functions already scored (same text) cost nothing; of the others, those overlapping a
@@ -284,7 +310,7 @@ class ReviewFeature:
         if check():
             raise ReviewCancelled()
         deadline = time.monotonic() + max(budget_s, 0.0)  # the budget is model time; parsing is bounded by the byte cap
-        results = self._score_all(units, deadline, check, settings.finding_threshold_shift, focus or [])
+        results = self._score_all(units, deadline, check, settings.finding_threshold_shift, focus or [], calm)
         scored = [(units[i], results[i]) for i in sorted(results)]
         pct = self.model.percentiles(np.asarray([r.score for _, r in scored], dtype=np.float64))
         doc_lines = text.split("\n")

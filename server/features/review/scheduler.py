@@ -28,6 +28,9 @@ from devassist.server.settings import ReviewSettings
 log = logging.getLogger(__name__)
 
 MAX_FOCUS_RANGES = 8  # visible or edited line ranges kept per document
+# Review scores on every core only after this long without a completion: while a person types, one
+# worker goes on and the other cores are left to the next keystroke's completion.
+TYPING_PAUSE_S = 2.0
 
 Publish = Callable[[str, int, list[lsp.Diagnostic]], "Awaitable[None] | None"]
 
@@ -55,6 +58,8 @@ class ReviewScheduler:
         self._visible: dict[str, list[tuple[int, int]]] = {}  # lines on screen, per document
         self._edited: dict[str, list[tuple[int, int]]] = {}  # lines of the latest edits, per document
         self.gate = gate  # ForegroundGate: scoring waits while a completion is in flight
+        if gate is not None and hasattr(feature, "interrupt"):
+            gate.on_enter.append(feature.interrupt)  # ... and stops its model run in progress at once
         self.on_report = on_report
         self._latest: dict[str, int] = {}
         self._pending: dict[str, asyncio.Task] = {}
@@ -126,8 +131,9 @@ class ReviewScheduler:
             loop = asyncio.get_running_loop()
             try:
                 budget = self.budget_s if self.budget_s is not None else settings.budget_ms / 1000.0
+                calm = None if self.gate is None else functools.partial(self.gate.wait_idle, 0.05, TYPING_PAUSE_S)
                 report = await loop.run_in_executor(self.executor, functools.partial(
-                    self.feature.review, text, settings, budget, self._stale_check(uri, version), self.focus(uri)))
+                    self.feature.review, text, settings, budget, self._stale_check(uri, version), self.focus(uri), calm))
             except ReviewCancelled:
                 return None
         if self._latest.get(uri) != version:

@@ -10,6 +10,7 @@ Tests plug in a deterministic fake.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -22,6 +23,10 @@ from devassist.server.features.review.confusables import MAX_ALTERNATIVES, Confu
 
 class ReviewCancelled(Exception):
     """Scoring stopped because the document changed again (or the caller gave up)."""
+
+
+class RunInterrupted(Exception):
+    """A model run was stopped midway (`BundleSignals.interrupt`): a completion needs the cores."""
 
 
 @dataclass
@@ -191,6 +196,33 @@ class BundleSignals:
         # Keep each window's KV cache on the signal, so that a rewrite of one token is re-scored
         # from that token on (see `suffix_margin`) instead of running the LM on the whole prefix again.
         self.keep_past = keep_past and bool(self.present_names)
+        self._inflight: set = set()  # RunOptions of the runs in progress (see `interrupt`)
+        self._inflight_lock = threading.Lock()
+
+    def _session_run(self, session, names: list[str], feeds: dict):
+        """`session.run` that `interrupt` can stop midway (ONNX Runtime checks its RunOptions'
+        terminate flag between kernels, well under a millisecond apart here)."""
+        from devassist.server.runtime.session import import_onnxruntime
+
+        options = import_onnxruntime().RunOptions()
+        with self._inflight_lock:
+            self._inflight.add(options)
+        try:
+            return session.run(names, feeds, options)
+        except Exception:
+            if options.terminate:
+                raise RunInterrupted() from None
+            raise
+        finally:
+            with self._inflight_lock:
+                self._inflight.discard(options)
+
+    def interrupt(self) -> None:
+        """Stop every model run in progress (they raise RunInterrupted): a completion was queued,
+        and a review run of up to 25 ms on its cores would delay it."""
+        with self._inflight_lock:
+            for options in self._inflight:
+                options.terminate = True
 
     def _windows(self, n: int) -> list[tuple[int, int, int]]:
         """(start, end, keep_from) windows over n tokens; positions before keep_from are context."""
@@ -224,7 +256,7 @@ class BundleSignals:
             feeds.update({n: empty for n in self.session_inputs if n.startswith("past_key_values")})
             feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
             names = ["surprisal", "hidden_states", "alt_logprobs"] + (self.present_names if self.keep_past else [])
-            surprisal, hidden, alt_lp, *present = self.signals_session.run(names, feeds)
+            surprisal, hidden, alt_lp, *present = self._session_run(self.signals_session, names, feeds)
             return hidden[0], surprisal[0], alt_lp[0], (present or None)
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "position_ids" in self.session_inputs:
@@ -355,5 +387,5 @@ class BundleSignals:
         for name, kv in zip(self.present_names, present):
             feeds[name.replace("present", "past_key_values")] = np.repeat(kv[:, :, :held], 2, axis=0)
         feeds = {k: v for k, v in feeds.items() if k in self.session_inputs}
-        surprisal = self.signals_session.run(["surprisal"], feeds)[0]  # (2, length); j scores token j+1
+        surprisal = self._session_run(self.signals_session, ["surprisal"], feeds)[0]  # (2, length); j scores token j+1
         return float(surprisal[0, : len(rows[0]) - 1].sum() - surprisal[1, : len(rows[1]) - 1].sum())
