@@ -22,7 +22,8 @@ from typing import Awaitable, Callable
 
 from lsprotocol import types as lsp
 
-from devassist.server.features.review.feature import CODE_INCOMPLETE, ReviewCancelled, ReviewReport, to_diagnostics
+from devassist.server.features.review.diagnostics import to_diagnostics
+from devassist.server.features.review.feature import CODE_INCOMPLETE, ReviewCancelled, ReviewReport
 from devassist.server.settings import ReviewSettings
 
 log = logging.getLogger(__name__)
