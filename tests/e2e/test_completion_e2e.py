@@ -110,16 +110,20 @@ async def test_completion_list_offers_several_words_that_start_with_the_typed_ch
         assert all(item.filter_text == item.text_edit.new_text for item in result.items)
 
 
+def open_pulled(client, path):
+    """Open a small Python file in a pulling client; (uri, the refresh event, its diagnostic params)."""
+    refreshed = asyncio.Event()
+    client.protocol.fm.features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = lambda *args: refreshed.set()
+    uri = path.as_uri()
+    open_doc(client, uri, SOURCE + "pi\n\n\ndef twice(x):\n    return x * 2\n")
+    return uri, refreshed, types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+
+
 async def test_pulled_diagnostics_answer_at_once_and_a_refresh_follows(tiny_bundle, tmp_path):
     from tests.e2e.lsp_helpers import pulling_capabilities
 
     async with lsp_session(tiny_bundle, capabilities=pulling_capabilities()) as client:
-        refreshed = asyncio.Event()
-        client.protocol.fm.features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = lambda *args: refreshed.set()
-
-        uri = (tmp_path / "review.py").as_uri()
-        open_doc(client, uri, SOURCE + "pi\n\n\ndef twice(x):\n    return x * 2\n")
-        params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        uri, refreshed, params = open_pulled(client, tmp_path / "review.py")
         first = await client.text_document_diagnostic_async(params)
         assert not first.items  # answered before any scoring: nothing reviewed yet
         await asyncio.wait_for(refreshed.wait(), timeout=60)
@@ -134,15 +138,11 @@ async def test_visible_ranges_are_taken_and_malformed_ones_ignored(tiny_bundle, 
     from tests.e2e.lsp_helpers import pulling_capabilities
 
     async with lsp_session(tiny_bundle, capabilities=pulling_capabilities()) as client:
-        refreshed = asyncio.Event()
-        client.protocol.fm.features[types.WORKSPACE_DIAGNOSTIC_REFRESH] = lambda *args: refreshed.set()
-        uri = (tmp_path / "seen.py").as_uri()
-        open_doc(client, uri, SOURCE + "pi\n\n\ndef twice(x):\n    return x * 2\n")
+        uri, refreshed, params = open_pulled(client, tmp_path / "seen.py")
         for bad in (None, {}, {"textDocument": {"uri": uri}, "ranges": [{"start": {"line": "x"}}]}):
             client.protocol.notify("devassist/visibleRanges", bad)
         client.protocol.notify("devassist/visibleRanges", {"textDocument": {"uri": uri}, "ranges": [
             {"start": {"line": 4, "character": 0}, "end": {"line": 6, "character": 0}}]})
-        params = types.DocumentDiagnosticParams(text_document=types.TextDocumentIdentifier(uri=uri))
         await client.text_document_diagnostic_async(params)
         await asyncio.wait_for(refreshed.wait(), timeout=60)  # the review ran, the server stayed up
         assert (await client.text_document_diagnostic_async(params)).result_id

@@ -78,25 +78,28 @@ def token_lines(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
     return tokens_to_lines(text, offsets, np.zeros(len(offsets)))[2]
 
 
-def _anchors(text: str, offsets: list[tuple[int, int]]) -> np.ndarray:
+_ASCII_SPACE = np.asarray([ord(c) for c in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"], dtype=np.uint32)
+
+
+def _anchors(text: str, offsets: list[tuple[int, int]], chars: np.ndarray | None = None) -> np.ndarray:
     """Each token's first non-whitespace character, else its last character (vectorized: a
-    function has about a thousand tokens and this runs for every function reviewed)."""
+    function has about a thousand tokens and this runs for every function reviewed). `chars`:
+    the text's code points, when the caller has them already."""
     if not offsets:
         return np.zeros(0, dtype=np.int64)
     span = np.asarray(offsets, dtype=np.int64).reshape(-1, 2)
     a, b = span[:, 0], span[:, 1]
-    chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+    if chars is None:
+        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
     space = np.isin(chars, _ASCII_SPACE)
-    for ch in {c for c in text if ord(c) > 127 and c.isspace()}:  # what str.lstrip also strips
-        space |= chars == ord(ch)
+    wide = np.unique(chars[chars > 127])
+    if len(wide):  # the Unicode spaces str.lstrip also strips
+        space |= np.isin(chars, [c for c in wide.tolist() if chr(c).isspace()])
     n = len(chars)
     where = np.where(space, n, np.arange(n))
     next_code = np.append(np.minimum.accumulate(where[::-1])[::-1], n)  # (n + 1,) first non-space at or after i
     first = next_code[np.clip(a, 0, n)]
     return np.where(first < b, first, np.maximum(a, b - 1))
-
-
-_ASCII_SPACE = np.asarray([ord(c) for c in " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"], dtype=np.uint32)
 
 
 def tokens_to_lines(text: str, offsets: list[tuple[int, int]], values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -106,12 +109,11 @@ def tokens_to_lines(text: str, offsets: list[tuple[int, int]], values: np.ndarra
     (a newline plus indentation) belongs to the line where it ends, the one it leads into.
     """
     n_lines = text.count("\n") + 1
+    chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # once, for line starts and anchors
     starts = np.zeros(n_lines + 1, dtype=np.int64)
-    if n_lines > 1:
-        chars = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
-        starts[1:n_lines] = np.flatnonzero(chars == 10) + 1
+    starts[1:n_lines] = np.flatnonzero(chars == 10) + 1
     starts[n_lines] = len(text) + 1
-    anchors = _anchors(text, offsets)
+    anchors = _anchors(text, offsets, chars)
     line_of = np.clip(np.searchsorted(starts, anchors, side="right") - 1, 0, n_lines - 1)
     sums = np.bincount(line_of, weights=np.asarray(values, dtype=np.float64), minlength=n_lines)
     counts = np.bincount(line_of, minlength=n_lines)
