@@ -56,3 +56,25 @@ def test_a_window_of_a_large_document_is_read_without_scanning_its_emptied_lines
     assert codec.position(codec.offset(3_000_001, 4)) == (3_000_001, 4)
     assert codec.position(len(window)) == (6_000_002, 0)
     assert len(codec._starts) == 1  # only the real lines were scanned
+
+
+def test_a_large_source_parsed_in_chunks_gives_the_same_tree_as_a_plain_parse():
+    from tree_sitter import Parser
+
+    from devassist.server.parsing import PARSE_CHUNK, parse, python_language
+
+    # Multi-byte characters everywhere, so that chunk boundaries fall inside them.
+    unit = 'def f(naïve, x="日本語 ✓"):\n    """Ünïcödé — docstring."""\n    return naïve + x  # 💡\n\n'
+    source = (unit * (3 * PARSE_CHUNK // len(unit.encode()) + 1)).encode()
+    assert len(source) > 2 * PARSE_CHUNK
+    chunked, plain = parse(source), Parser(python_language()).parse(source)
+
+    def nodes(tree):
+        out, stack = [], [tree.root_node]
+        while stack:
+            n = stack.pop()
+            out.append((n.type, n.start_byte, n.end_byte))
+            stack.extend(n.children)
+        return out
+
+    assert not chunked.root_node.has_error and nodes(chunked) == nodes(plain)

@@ -226,3 +226,42 @@ def test_a_queued_completion_interrupts_review_runs():
     gate.enter()
     gate.leave()
     assert stopped == [True]
+
+
+def test_no_review_run_starts_while_a_completion_is_in_flight(tiny_bundle):
+    from devassist.server.bundle import load_bundle
+    from devassist.server.features.review.signals import BundleSignals
+    from devassist.server.runtime.lm import LanguageModel
+
+    bundle = load_bundle(tiny_bundle)
+    signals = BundleSignals(bundle, LanguageModel(bundle, prefer_gpu=False), threads=1)
+    events, session = [], signals.signals_session
+
+    class Recorded:  # the session as the signals see it, logging each run
+        def run(self, *args):
+            events.append("run")
+            return session.run(*args)
+
+        def __getattr__(self, name):
+            return getattr(session, name)
+
+    signals.signals_session = Recorded()
+    gate = ForegroundGate(quiet_s=0.0)
+    gate.enter()  # a completion is in flight when review wants to run
+
+    def hold():
+        events.append("hold")
+        if gate.busy:  # the completion finishes while review waits
+            events.append("completion done")
+            gate.leave()
+
+    signals.hold, signals.busy = hold, lambda: gate.busy
+    assert signals.analyze(["def f(a):\n    return a + 1\n"])[0] is not None
+    assert events[:3] == ["hold", "completion done", "run"]
+
+    # A completion queued between the wait and the run's start: wait again, then run.
+    events.clear()
+    queued = iter([True, False])
+    signals.hold, signals.busy = lambda: events.append("hold"), lambda: next(queued)
+    assert signals.analyze(["def g(b):\n    return b * 2\n"])[0] is not None
+    assert events == ["hold", "hold", "run"] and not signals._inflight

@@ -196,6 +196,15 @@ class ReviewFeature:
         if stop is not None:
             stop()
 
+    def yield_to(self, gate) -> None:
+        """Give way to a `ForegroundGate`'s completions: a queued completion stops the model runs
+        in progress (`interrupt`), and no model run starts while one is in flight. Without this
+        the re-scoring runs of a function begun before the keystroke went on beside its completion."""
+        gate.on_enter.append(self.interrupt)
+        if hasattr(self.signals, "hold"):
+            self.signals.hold = gate.wait_idle
+            self.signals.busy = lambda: gate.busy
+
     def forget(self) -> None:
         """Drop every cached function score (the next review scores from scratch)."""
         self._cache.clear()
@@ -223,6 +232,8 @@ class ReviewFeature:
         [sig] = self.signals.analyze([unit.text], deadline=deadline, is_cancelled=check)
         if sig is None:
             return None
+        if check():  # waits out a completion before the detector's and the VAE's runs
+            raise ReviewCancelled()
         [score] = self.model.scores([sig])
         candidates = []
         if self._decode is not None:
@@ -362,4 +373,5 @@ class ReviewFeature:
                  is_cancelled: Callable[[], bool] | None = None) -> list[Finding]:
         """The findings of `review` (flagged functions, then a note if scoring was cut short)."""
         return self.review(text, settings, budget_s, is_cancelled).findings
+
 

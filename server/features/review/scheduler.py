@@ -59,8 +59,8 @@ class ReviewScheduler:
         self._visible: dict[str, list[tuple[int, int]]] = {}  # lines on screen, per document
         self._edited: dict[str, list[tuple[int, int]]] = {}  # lines of the latest edits, per document
         self.gate = gate  # ForegroundGate: scoring waits while a completion is in flight
-        if gate is not None and hasattr(feature, "interrupt"):
-            gate.on_enter.append(feature.interrupt)  # ... and stops its model run in progress at once
+        if gate is not None and hasattr(feature, "yield_to"):
+            feature.yield_to(gate)  # ... its model runs stop at once and start only after the completion
         self.on_report = on_report
         self._latest: dict[str, int] = {}
         self._pending: dict[str, asyncio.Task] = {}

@@ -200,15 +200,29 @@ class BundleSignals:
         self.keep_past = keep_past and bool(self.present_names)
         self._inflight: set = set()  # RunOptions of the runs in progress (see `interrupt`)
         self._inflight_lock = threading.Lock()
+        # Set by `ReviewFeature.yield_to`: every run first waits out the completions in flight
+        # (`hold` blocks), so that no review run starts on a core a completion is using.
+        self.hold: Callable[[], object] | None = None
+        self.busy: Callable[[], bool] | None = None
 
     def _session_run(self, session, names: list[str], feeds: dict):
         """`session.run` that `interrupt` can stop midway (ONNX Runtime checks its RunOptions'
-        terminate flag between kernels, well under a millisecond apart here)."""
+        terminate flag between kernels, well under a millisecond apart here) and that, with
+        `hold`, starts only when no completion is in flight."""
         from devassist.server.runtime.session import import_onnxruntime
 
-        options = import_onnxruntime().RunOptions()
-        with self._inflight_lock:
-            self._inflight.add(options)
+        ort = import_onnxruntime()
+        while True:
+            if self.hold is not None:
+                self.hold()
+            options = ort.RunOptions()
+            with self._inflight_lock:
+                self._inflight.add(options)
+            # Registered before this look: a completion queued after it still stops the run.
+            if self.busy is None or not self.busy():
+                break
+            with self._inflight_lock:
+                self._inflight.discard(options)
         try:
             return session.run(names, feeds, options)
         except Exception:
