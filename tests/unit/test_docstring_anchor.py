@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from devassist.server.features.docstring import DocstringFeature
-from devassist.server.features.docstring.anchor import action, anchored, contradicts_name, name_words
+from devassist.server.features.docstring.anchor import (
+    action, anchored, contradicts_name, general_name, general_name_unbacked, name_words)
 from devassist.server.features.docstring.simple import Summary
 
 USAGE = ("class Command:\n    def get_usage(self, ctx):\n        formatter = ctx.make_formatter()\n"
@@ -169,3 +170,42 @@ def test_a_methods_one_argument_is_not_taken_for_the_verbs_object():
     assert DocstringFeature().edit_for(src, 1, 0).docstring.splitlines()[0] == "TODO: summarize what ``read`` does."
     assert DocstringFeature().edit_for("def send(msg):\n    SOCK.send(msg)\n", 0, 0).docstring.startswith("Send ``msg``.")
 
+
+
+@pytest.mark.parametrize("name,general", [
+    ("get", True), ("set_value", True), ("getitem", True), ("__call__", True), ("__getitem__", True), ("f", True),
+    ("get_usage", False), ("setpassword", False), ("__init__", False), ("parse", False),
+], ids=["get", "set-value", "compound", "dunder", "compound-dunder", "one-letter", "object", "compound-object",
+        "init", "verb"])
+def test_general_name_is_made_of_general_words_only(name, general):
+    assert general_name(name) is general
+
+
+CACHE = ("class Cache:\n    def get(self, key, default=None):\n        try:\n            return self[key]\n"
+         "        except KeyError:\n            return default\n")
+HEADERS = ("class Headers:\n    def set(self, key, value):\n        self._list = [h for h in self._list if h[0] != key]\n"
+           "        self._list.append((key, value))\n        if key == 'Content-Type':\n            self.changed()\n")
+
+
+@pytest.mark.parametrize("src,summary,why", [
+    (CACHE, "Return a new key-value pair.", ["pair"]),  # no pair is made: the cached value comes back
+    (CACHE, "Return the cached value for the key, or the default.", []),  # the class and the parameters
+    (HEADERS, "Set a value to the Content-Type header.", ["Content", "Type"]),  # a body string backs nothing
+    (HEADERS, "Set the value for the key in these headers.", []),
+    ("class Job:\n    def run(self):\n        self.flush_buffer()\n", "Run and flush the buffer.", []),  # a called name
+    ("class Job:\n    def run(self):\n        self.flush_buffer()\n", "Run the server where it is.", ["server"]),
+], ids=["pair", "cached-value", "body-string", "signature", "called-name", "grammar-words-skipped"])
+def test_a_general_name_holds_every_content_word_to_the_functions_own(src, summary, why):
+    from devassist.server.features.docstring.facts import function_facts
+    from devassist.server.parsing import definitions
+
+    defn = [d for d in definitions(src) if d.kind == "function"][0]
+    body = src.split(":\n", 2)[2]
+    assert general_name_unbacked(summary, defn.name, defn.qualname, function_facts(defn, src.encode()), body) == why
+
+
+def test_the_feature_shows_the_parse_summary_for_an_unbacked_sentence_of_a_general_name():
+    edit = DocstringFeature(summarizer=Fixed("Return a new key-value pair.")).edit_for(CACHE, 1, 0)
+    assert (edit.summary_source, edit.docstring.splitlines()[0]) == ("fallback", "Return the value for ``key``.")
+    kept = DocstringFeature(summarizer=Fixed("Return the cached value for the key.")).edit_for(CACHE, 1, 0)
+    assert kept.summary_source == "model"

@@ -7,7 +7,9 @@ for `ZipFile.close`, "Check if an etag is in the current directory." for `contai
 So the model's sentence is shown only if one of its words matches a word of the name (crude
 stems, or inside a name written as one word: "reader" in `getreader`); general words such as
 "get", "set" or "value" do not count, and a name with nothing else (`get`, `f`, a dunder) sets
-no condition.
+no condition. Such a name (`get`, `set`, `__call__`) instead holds every content word of the
+sentence to what the function itself names: "Return a new key-value pair." for `LRUCache.get`,
+which returns the cached value (`general_name_unbacked`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import re
 
 from devassist.server.features.docstring.faithful import GENERIC, _stem, _words, grounded, vocabulary
-from devassist.server.features.docstring.fallback import VERBS, words_of
+from devassist.server.features.docstring.fallback import VERBS, _split_compound, words_of
 
 # Dunders say what protocol they serve, not what the class does with it: no anchor.
 # Names' own short connectives (`str_to_bool`, `is_set`) are not content either.
@@ -155,3 +157,37 @@ def unnamed_object(summary: str, name: str, qualname: str, facts) -> list[str]:
     content = [w for w in content if verb is None or action(w) != verb]
     core = core_vocabulary(name, qualname, facts)
     return [] if not content or any(grounded(w, core) for w in content) else content
+
+
+# Words GENERIC leaves in that are grammar too: they claim nothing a signature could back.
+_FUNCTION_WORDS = set("""
+where while there their them they after before without within about also only just such other more most both either
+neither here what who whom whose how why can could should would will may might must has have had was were being does
+did done via per onto upon out off
+""".split())
+_CALLED = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
+
+
+def general_name(name: str) -> bool:
+    """Whether a name is made of general words only (`get`, `set_value`, `getitem`, `__call__`, `f`): it says
+    what kind of thing is done, not to what."""
+    words = _split_compound(words_of(name))
+    return bool(words) and not any(len(w) >= 3 and w.lower() not in GENERIC and w.lower() not in _NAME_FILLER
+                                   for w in words)
+
+
+def general_name_unbacked(summary: str, name: str, qualname: str, facts, body: str = "") -> list[str]:
+    """For a name of general words only: the summary's content words (its verb aside) that the function does not
+    name itself, in its signature, the expressions it returns or the names it calls ("pair" in "Return a new
+    key-value pair." for `LRUCache.get(key, default)`, "Content", "Type" in "Set a value to the Content-Type
+    header." for `Headers.set`). The name backs nothing, so every word must be the function's own; the rest of
+    the body is not enough (a word of any line would back "Content-Type")."""
+    if not general_name(name):
+        return []
+    words, content = _words(summary)
+    verb = action(words[0]) if words else None
+    content = [w for w in content if (verb is None or action(w) != verb) and w.lower() not in _FUNCTION_WORDS]
+    if not content:
+        return []
+    own = core_vocabulary(name, qualname, facts) | vocabulary(" ".join(_CALLED.findall(body or "")))
+    return [w for w in content if not grounded(w, own)]

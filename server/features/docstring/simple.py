@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from devassist.server.features.docstring.anchor import anchored, contradicts_name, unnamed_object
+from devassist.server.features.docstring.anchor import (
+    anchored, contradicts_name, general_name_unbacked, unnamed_object)
 from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.faithful import false_claims, ungrounded, unsupported
 from devassist.server.features.docstring.fallback import (
@@ -83,7 +84,8 @@ def name_sentence(name: str) -> str:
 
 def is_faithful(summary: str, request: SummaryRequest) -> bool:
     """Whether every mention of a summary is supported by the allowed context, the summary is about this
-    function (its words, and a word of its name), and the parse refutes none of its claims."""
+    function (its words, and a word of its name, or for a name of general words only, the signature's and
+    the calls' words), and the parse refutes none of its claims."""
     if request.allowed is not None and unsupported(summary, request.allowed):
         return False
     if request.own is None:
@@ -93,6 +95,8 @@ def is_faithful(summary: str, request: SummaryRequest) -> bool:
     facts = request.facts
     prop = facts is not None and bool({"property", "cached_property"} & set(facts.decorators))
     if contradicts_name(summary, request.name, prop) or unnamed_object(summary, request.name, request.qualname, facts):
+        return False
+    if general_name_unbacked(summary, request.name, request.qualname, facts, request.body):
         return False
     return not false_claims(summary, request.facts, request.own, request.body)
 
