@@ -270,7 +270,7 @@ def test_server_side_review_modules_do_not_import_torch():
 def test_cache_mixed_surprisal_matches_a_plain_counting_loop():
     from collections import Counter, defaultdict
 
-    from devassist.server.features.review.signals import CACHE_ORDERS, cache_mixed_surprisal
+    from devassist.server.features.review.model import CACHE_ORDERS, cache_mixed_surprisal
 
     def reference(ids, s, lam):
         counts = {n: defaultdict(Counter) for n in CACHE_ORDERS}

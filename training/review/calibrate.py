@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from devassist.server.bundle import load_bundle
-from devassist.server.features.review.model import (DETECTOR, FEATURE_NAMES, LINE_SCORES, Calibration,
+from devassist.server.features.review.model import (DETECTOR, FEATURE_NAMES, LINE_SCORES, Calibration, cache_mixed_surprisal,
                                                      detector_line_scores, function_features, line_scores, run_detector)
-from devassist.server.features.review.signals import BundleSignals, FunctionSignal, cache_mixed_surprisal
+from devassist.server.features.review.signals import BundleSignals, FunctionSignal
 from devassist.server.runtime.lm import LanguageModel
 from devassist.server.runtime.session import create_session
 from devassist.training.review.mutations import mutate

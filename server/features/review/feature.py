@@ -173,6 +173,7 @@ class ReviewFeature:
             bundle, lm, background=background, keep_past=True, threads=1 if self.workers > 1 else None)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="devassist-review-fn") if self.workers > 1 else None
         self._lock = threading.Lock()  # the cache, shared by the workers
+        self._hold: Callable[[], object] | None = None  # see `yield_to`
         self.model = model if model is not None else ReviewModel.from_bundle(bundle)
         self._cache: OrderedDict[str, ScoredUnit] = OrderedDict()  # function text -> its numbers (LRU)
         self.finding_threshold, record = bundle_threshold(bundle)
@@ -201,6 +202,7 @@ class ReviewFeature:
         in progress (`interrupt`), and no model run starts while one is in flight. Without this
         the re-scoring runs of a function begun before the keystroke went on beside its completion."""
         gate.on_enter.append(self.interrupt)
+        self._hold = gate.wait_idle
         if hasattr(self.signals, "hold"):
             self.signals.hold = gate.wait_idle
             self.signals.busy = lambda: gate.busy
@@ -232,8 +234,8 @@ class ReviewFeature:
         [sig] = self.signals.analyze([unit.text], deadline=deadline, is_cancelled=check)
         if sig is None:
             return None
-        if check():  # waits out a completion before the detector's and the VAE's runs
-            raise ReviewCancelled()
+        if self._hold is not None:
+            self._hold()  # the detector's and the VAE's runs, too, wait out a completion in flight
         [score] = self.model.scores([sig])
         candidates = []
         if self._decode is not None:

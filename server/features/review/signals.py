@@ -120,50 +120,6 @@ def tokens_to_lines(text: str, offsets: list[tuple[int, int]], values: np.ndarra
     return sums.astype(np.float32), counts.astype(np.int32), line_of
 
 
-CACHE_ORDERS = {3: 4.0, 2: 2.0, 1: 1.0}  # context length -> weight, as in runtime/ngram.py
-
-
-def _earlier_counts(keys: np.ndarray) -> np.ndarray:
-    """For each position, how many earlier positions hold the same key."""
-    order = np.argsort(keys, kind="stable")
-    sk = keys[order]
-    idx = np.arange(len(keys))
-    first = np.maximum.accumulate(np.where(np.r_[True, sk[1:] != sk[:-1]], idx, 0))
-    out = np.empty(len(keys), dtype=np.int64)
-    out[order] = idx - first
-    return out
-
-
-def cache_mixed_surprisal(ids: np.ndarray, surprisal: np.ndarray, weight: float) -> np.ndarray:
-    """Per-token surprisal under (1 - w)·p_LM + w·p_cache, the cache counting the function's own
-    earlier tokens (which token followed the same 3-, 2-, 1-token context; weights 4:2:1). Where
-    no earlier context matches, the LM's surprisal stands. Vectorized: each context and each
-    (context, token) pair is packed into one int64 and counted by a stable sort."""
-    s = np.asarray(surprisal, dtype=np.float64)
-    ids = np.asarray(ids, dtype=np.int64)
-    n = len(ids)
-    if weight <= 0 or n < 2:
-        return s.copy()
-    base = int(ids.max()) + 1
-    pc = np.zeros(n)
-    wsum = np.zeros(n)
-    for order, w in CACHE_ORDERS.items():
-        if n <= order:
-            continue
-        ctx = np.zeros(n - order, dtype=np.int64)
-        for k in range(order):  # tokens t-order .. t-1 for t = order .. n-1
-            ctx = ctx * base + ids[k : n - order + k]
-        totals = _earlier_counts(ctx)
-        pairs = _earlier_counts(ctx * base + ids[order:])
-        seen = totals > 0
-        pc[order:][seen] += w * pairs[seen] / totals[seen]
-        wsum[order:][seen] += w
-    out = s.copy()
-    has = wsum > 0
-    out[has] = -np.log((1 - weight) * np.exp(-s[has]) + weight * pc[has] / wsum[has])
-    return out
-
-
 class BundleSignals:
     """Embeddings and surprisal from a bundle's ONNX graphs, one window of a function per run."""
 
