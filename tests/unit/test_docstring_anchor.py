@@ -6,7 +6,7 @@ import pytest
 
 from devassist.server.features.docstring import DocstringFeature
 from devassist.server.features.docstring.anchor import (
-    action, anchored, contradicts_name, general_name, general_name_unbacked, name_words)
+    action, anchored, contradicts_name, general_name, general_name_unbacked, invented_object, name_words)
 from devassist.server.features.docstring.simple import Summary
 
 USAGE = ("class Command:\n    def get_usage(self, ctx):\n        formatter = ctx.make_formatter()\n"
@@ -158,8 +158,9 @@ PARSER = "class Parser:\n    def parse(self) -> 'Template':\n        result = Te
 @pytest.mark.parametrize("summary,name,shown", [
     ("Parse a list of environment variables.", "parse", False),  # nothing of the signature
     ("Parse the whole template.", "parse", True),  # the return annotation
-    ("Parse this parser's tokens.", "parse", True),  # the class
-], ids=["unnamed-object", "return-annotation", "class"])
+    ("Parse the tokens of this parser.", "parse", True),  # the class
+    ("Parse this parser's tokens.", "parse", False),  # the class, but it ends on an invented object (`invented_object`)
+], ids=["unnamed-object", "return-annotation", "class", "class-invented-object"])
 def test_a_one_word_name_needs_an_object_the_signature_names(summary, name, shown):
     edit = DocstringFeature(summarizer=Fixed(summary)).edit_for(PARSER, 1, 0)
     assert (edit.summary_source == "model") is shown
@@ -208,4 +209,32 @@ def test_the_feature_shows_the_parse_summary_for_an_unbacked_sentence_of_a_gener
     edit = DocstringFeature(summarizer=Fixed("Return a new key-value pair.")).edit_for(CACHE, 1, 0)
     assert (edit.summary_source, edit.docstring.splitlines()[0]) == ("fallback", "Return the value for ``key``.")
     kept = DocstringFeature(summarizer=Fixed("Return the cached value for the key.")).edit_for(CACHE, 1, 0)
+    assert kept.summary_source == "model"
+
+
+KEYS = ("class KeysPage:\n    def get_new_keys_name(self, message):\n"
+        "        used_names = idleConf.GetSectionList('user', 'keys')\n"
+        "        return SectionName(self, 'New Custom Key Set', message, used_names).result\n")
+
+
+@pytest.mark.parametrize("summary,why", [
+    ("Return a new default key name for the current directory.", ["directory"]),  # the object is invented
+    ("Return a new key set name from the user's message.", []),  # `message` is a parameter
+    ("Return the name of a new custom key set.", []),  # `set` backed by the string 'New Custom Key Set'
+    ("Return a new key name for the display itself.", ["display"]),  # "itself" names no object
+    ("Return a new directory key name.", []),  # one invented word before the object passes
+    ("Return the used names.", []),
+], ids=["invented-object", "parameter", "string", "pronoun-skipped", "not-the-object", "identifier"])
+def test_the_object_a_sentence_ends_on_must_occur_in_the_allowed_context(summary, why):
+    from devassist.server.features.docstring.faithful import vocabulary
+
+    assert invented_object(summary, vocabulary(KEYS)) == why
+
+
+def test_the_feature_shows_the_parse_summary_for_a_sentence_ending_on_an_invented_object():
+    edit = DocstringFeature(summarizer=Fixed("Return a new default key name for the current directory.")).edit_for(
+        KEYS, 1, 0)
+    assert (edit.summary_source, edit.docstring.splitlines()[0]) == (
+        "fallback", "Return the new keys name for ``message``.")
+    kept = DocstringFeature(summarizer=Fixed("Return a new key set name from the user's message.")).edit_for(KEYS, 1, 0)
     assert kept.summary_source == "model"

@@ -9,7 +9,9 @@ stems, or inside a name written as one word: "reader" in `getreader`); general w
 "get", "set" or "value" do not count, and a name with nothing else (`get`, `f`, a dunder) sets
 no condition. Such a name (`get`, `set`, `__call__`) instead holds every content word of the
 sentence to what the function itself names: "Return a new key-value pair." for `LRUCache.get`,
-which returns the cached value (`general_name_unbacked`).
+which returns the cached value (`general_name_unbacked`). And whatever the name, the word a sentence
+ends on, its object, must occur in what the function can see: "image" in "Return the center of the
+image." for a filter that centres a string (`invented_object`).
 """
 
 from __future__ import annotations
@@ -191,3 +193,27 @@ def general_name_unbacked(summary: str, name: str, qualname: str, facts, body: s
         return []
     own = core_vocabulary(name, qualname, facts) | vocabulary(" ".join(_CALLED.findall(body or "")))
     return [w for w in content if not grounded(w, own)]
+
+
+# Pronouns and adverbs a sentence may end on: they name no object ("Return the object itself.").
+_NO_OBJECT = {"itself", "themselves", "yet", "already", "again", "now", "instead", "too", "once"}
+
+
+def invented_object(summary: str, allowed: set[str]) -> list[str]:
+    """The sentence's last content word (its object: "image" in "Return the center of the image.") when nothing
+    in the allowed context backs it (the function with its strings and comments, its class, the imports, the
+    call sites); empty otherwise. One invented word elsewhere passes (`faithful.MAX_INVENTED`), but the thing
+    a sentence ends on is what the reader takes the function to act on ("Return a new default key name for
+    the current directory." for a name asked in a popup). The opening word and the verb's own forms are not
+    objects. Measured on werkzeug and the stdlib valid split: 9 of the 11 sentences it turns away are wrong
+    or misleading; BLEU-4 -0.14 and -0.08 (the function's identifiers alone: 0.94 on valid)."""
+    words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
+    verb = action(words[0]) if words else None
+    for word in reversed(words[1:]):
+        low = word.lower()
+        if len(word) <= 2 or low in GENERIC or low in _FUNCTION_WORDS or low in _NO_OBJECT:
+            continue
+        if verb is not None and action(word) == verb:
+            continue
+        return [] if grounded(word, allowed) else [word]
+    return []
