@@ -6,7 +6,8 @@ import pytest
 
 from devassist.server.features.docstring import DocstringFeature
 from devassist.server.features.docstring.anchor import (
-    action, anchored, contradicts_name, general_name, general_name_unbacked, invented_object, name_words)
+    action, anchored, contradicts_name, general_name, general_name_unbacked, invented_object, moves_to_itself,
+    name_words)
 from devassist.server.features.docstring.simple import Summary
 
 USAGE = ("class Command:\n    def get_usage(self, ctx):\n        formatter = ctx.make_formatter()\n"
@@ -238,3 +239,20 @@ def test_the_feature_shows_the_parse_summary_for_a_sentence_ending_on_an_invente
         "fallback", "Return the new keys name for ``message``.")
     kept = DocstringFeature(summarizer=Fixed("Return a new key set name from the user's message.")).edit_for(KEYS, 1, 0)
     assert kept.summary_source == "model"
+
+
+@pytest.mark.parametrize("summary,why", [
+    ("Split a string into a string.", ["str"]),
+    ("Get list of key-value pairs from a key.", ["key"]),  # werkzeug `MultiDict.getlist`
+    ("Create a new header from a header.", ["header"]),
+    ("Split a string into a list of words.", []),
+    ("Copy the file from the source to the target.", []),
+    ("Return the key of the key.", []),  # no move: `invented_object` and the others judge it
+], ids=["into-itself", "from-itself", "created-from-itself", "into-another", "two-moves", "no-move"])
+def test_a_sentence_that_moves_a_thing_to_itself_is_refused(summary, why):
+    assert moves_to_itself(summary) == why
+
+
+def test_the_feature_shows_the_parse_summary_for_a_sentence_that_moves_a_thing_to_itself():
+    edit = DocstringFeature(summarizer=Fixed("Return a new keys name from a keys name.")).edit_for(KEYS, 1, 0)
+    assert edit.summary_source != "model"
