@@ -10,7 +10,7 @@ import bisect
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
+from typing import Callable, Iterator
 
 import tree_sitter_python
 from tree_sitter import Language, Node, Parser, Tree
@@ -25,18 +25,25 @@ def python_language() -> Language:
 PARSE_CHUNK = 4096  # bytes handed to tree-sitter per read (see `parse`)
 
 
-def parse(source: bytes | str) -> Tree:
+def parse(source: bytes | str, pause: Callable[[], object] | None = None) -> Tree:
     """Parse Python source (bytes or str) into a tree; never raises on syntax errors.
 
     A large source is read in chunks through a callback: tree-sitter holds the GIL for the
     whole of a plain parse (6-11 ms for 2,000 lines, while the server's main thread waits to
-    read a keystroke), but between two reads the GIL can go to another thread. Same tree, same time.
+    read a keystroke), but between two reads the GIL can go to another thread, and `pause`
+    (background work: it blocks while a completion runs) is called. Same tree, same time.
     """
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
     parser = Parser(python_language())
     if len(data) <= PARSE_CHUNK:
         return parser.parse(data)
-    return parser.parse(lambda offset, _point: data[offset : offset + PARSE_CHUNK])
+
+    def read(offset: int, _point) -> bytes:
+        if pause is not None:
+            pause()
+        return data[offset : offset + PARSE_CHUNK]
+
+    return parser.parse(read)
 
 
 @dataclass
@@ -147,10 +154,15 @@ def iter_definitions(tree: Tree, source: bytes) -> Iterator[Definition]:
     yield from walk(tree.root_node, "", False)
 
 
-def definitions(source: bytes | str) -> list[Definition]:
-    """Parse and list every function and class."""
+def definitions(source: bytes | str, pause: Callable[[], object] | None = None) -> list[Definition]:
+    """Parse and list every function and class (`pause`: see `parse`; also called per definition)."""
     data = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else source
-    return list(iter_definitions(parse(data), data))
+    out = []
+    for d in iter_definitions(parse(data, pause), data):
+        if pause is not None:
+            pause()
+        out.append(d)
+    return out
 
 
 def enclosing_definition(defs: list[Definition], line: int, kinds: tuple[str, ...] = ("function", "class")) -> Definition | None:

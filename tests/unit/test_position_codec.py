@@ -78,3 +78,14 @@ def test_a_large_source_parsed_in_chunks_gives_the_same_tree_as_a_plain_parse():
         return out
 
     assert not chunked.root_node.has_error and nodes(chunked) == nodes(plain)
+
+
+def test_background_parsing_pauses_between_reads_and_definitions():
+    from devassist.server.parsing import PARSE_CHUNK, definitions
+
+    source = "".join(f"def f{i}(a):\n    return a + {i}\n\n" for i in range(2000)).encode()
+    calls = []
+    paused = definitions(source, pause=lambda: calls.append(1))
+    assert [d.qualname for d in paused] == [d.qualname for d in definitions(source)]
+    # once per read of PARSE_CHUNK bytes, and once per definition
+    assert len(calls) >= len(source) // PARSE_CHUNK + len(paused)

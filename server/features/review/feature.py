@@ -113,8 +113,11 @@ def _utf16_col(line: bytes, byte_col: int) -> int:
     return len(line[:byte_col].decode("utf-8", "replace").encode("utf-16-le")) // 2
 
 
-def function_units(text: str, max_bytes: int = MAX_SCORED_BYTES) -> tuple[list[FunctionUnit], bool]:
-    """Functions that parse and are not suppressed, in document order; and whether text was cut."""
+def function_units(text: str, max_bytes: int = MAX_SCORED_BYTES,
+                   pause: Callable[[], object] | None = None) -> tuple[list[FunctionUnit], bool]:
+    """Functions that parse and are not suppressed, in document order; and whether text was cut.
+    `pause` is called between the parser's reads and per definition (the server's review blocks
+    there while a completion runs: the whole parse of 2,000 lines is 10-35 ms of Python)."""
     data = text.encode("utf-8", "surrogatepass")
     truncated = len(data) > max_bytes
     if truncated:
@@ -122,7 +125,7 @@ def function_units(text: str, max_bytes: int = MAX_SCORED_BYTES) -> tuple[list[F
         data = data[: cut + 1 if cut > 0 else max_bytes]
     lines = data.split(b"\n")
     units = []
-    for d in definitions(data):
+    for d in definitions(data, pause):
         if d.kind != "function" or d.has_error or d.body_node is None:
             continue
         header = lines[d.start_line].decode("utf-8", "replace")
@@ -319,7 +322,7 @@ class ReviewFeature:
             return ReviewReport([], 0, 0, {}, 0.0)
         if check():
             raise ReviewCancelled()
-        units, truncated = function_units(text)
+        units, truncated = function_units(text, pause=self._hold)
         if check():
             raise ReviewCancelled()
         deadline = time.monotonic() + max(budget_s, 0.0)  # the budget is model time; parsing is bounded by the byte cap
