@@ -128,6 +128,8 @@ def function_units(text: str, max_bytes: int = MAX_SCORED_BYTES,
     for d in definitions(data, pause):
         if d.kind != "function" or d.has_error or d.body_node is None:
             continue
+        if pause is not None:
+            pause()
         header = lines[d.start_line].decode("utf-8", "replace")
         if SUPPRESS_RE.search(header):
             continue
