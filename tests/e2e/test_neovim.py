@@ -149,6 +149,8 @@ def test_neovim_session_against_server(tmp_path: Path, server_cmd: list[str]) ->
     # :DevassistReview pulls the findings and lists each of them in the location list. (How many
     # depends on the server: with the tiny bundle its pull has answered none while it pushed some.)
     assert len(results["loclist"]) == results["review_items"], context
+    shown = [(d["lnum"], d["message"]) for d in results["diagnostics_after_review"]]
+    assert len(shown) == len(set(shown)), f"a finding shown twice after :DevassistReview: {context}"
 
 
 @pytest.mark.parametrize(("which", "engine", "expected_engine"), [

@@ -138,6 +138,8 @@ local ok, err = pcall(function()
     if answer.err then error('textDocument/diagnostic failed: ' .. vim.inspect(answer.err), 0) end
     results.review_items = #((answer.result or {}).items or {})
     results.loclist = vim.tbl_map(function(item) return { lnum = item.lnum, text = item.text } end, vim.fn.getloclist(0))
+    results.diagnostics_after_review = vim.tbl_map(function(d) return { lnum = d.lnum, message = d.message } end,
+      vim.diagnostic.get(bufnr))
   end)
 
   step('restart', function()

@@ -273,14 +273,15 @@ function M.review(bufnr, on_done)
         vim.notify('devassist: review failed: ' .. (err.message or vim.inspect(err)), vim.log.levels.ERROR)
       else
         local items = (result and result.items) or {}
-        local ns = vim.api.nvim_create_namespace('devassist_review')
-        -- LSP severities 1-4 are the same numbers as vim.diagnostic.severity ERROR..HINT.
-        vim.diagnostic.set(ns, bufnr, vim.tbl_map(function(d)
-          return { lnum = d.range.start.line, col = d.range.start.character, end_lnum = d.range['end'].line,
-                   end_col = d.range['end'].character, message = d.message, source = d.source,
-                   severity = d.severity or vim.diagnostic.severity.INFO }
-        end, items))
-        vim.diagnostic.setloclist({ namespace = ns, open = #items > 0 })
+        -- The findings go to the location list only: the LSP client shows the same diagnostics
+        -- (pushed, or pulled on 0.10+), and a namespace of our own showed each one twice.
+        local types = { 'E', 'W', 'I', 'N' }  -- LSP severities 1-4
+        vim.fn.setloclist(0, {}, ' ', { title = 'devassist review', items = vim.tbl_map(function(d)
+          return { bufnr = bufnr, lnum = d.range.start.line + 1, col = d.range.start.character + 1,
+                   end_lnum = d.range['end'].line + 1, end_col = d.range['end'].character + 1,
+                   text = d.message, type = types[d.severity or 3] }
+        end, items) })
+        if #items > 0 then vim.cmd('lopen') end
         vim.notify(('devassist: %d review finding%s'):format(#items, #items == 1 and '' or 's'))
       end
       if on_done then on_done(err, result) end
