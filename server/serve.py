@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     # interval a keystroke's request waited up to that long for the GIL at every step of its way
     # through the server (measured: client-to-handler p95 13.7 ms with review on, 3.4 ms off).
     # 0.2 ms costs review nothing measurable (2,000-line file, interleaved: 0.594 s median against
-    # 0.661 s at 5 ms); `evaluate typing` review-on/off p95 1.20-1.35 against 1.20-1.74 at 1 ms.
+    # 0.661 s at 5 ms); `evaluate typing` review-on/off p95 1.20-1.50 in five runs, 1.20-1.74 at 1 ms.
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         if args.remote:

@@ -380,5 +380,3 @@ class ReviewFeature:
                  is_cancelled: Callable[[], bool] | None = None) -> list[Finding]:
         """The findings of `review` (flagged functions, then a note if scoring was cut short)."""
         return self.review(text, settings, budget_s, is_cancelled).findings
-
-
