@@ -115,7 +115,8 @@ def expected_sections(fn: ast.FunctionDef, is_method: bool) -> dict:
     if generator:
         returns = False
     elif fn.returns is not None:
-        returns = ast.unparse(fn.returns) not in ("None", "NoReturn", "Never", "typing.NoReturn", "typing.Never")
+        # `t.NoReturn`, `te.Never`: nothing comes back whatever the module is imported as
+        returns = ast.unparse(fn.returns).split(".")[-1] not in ("None", "NoReturn", "Never")
     else:
         returns = any(isinstance(n, ast.Return) and n.value is not None
                       and not (isinstance(n.value, ast.Constant) and n.value.value is None) for n in nodes)

@@ -52,6 +52,14 @@ def test_parameters_are_described_by_their_use_and_defaults():
     assert 'ValueError: If ``len(out) > limit`` ("more than {limit} results").' in doc
 
 
+def test_a_call_written_over_several_lines_is_named_on_one_line():
+    src = ("def parse_form_data(environ, silent=True):\n    return FormDataParser(\n        silent=silent,\n"
+           "    ).parse_from_environ(environ)\n")
+    doc = doc_of(src, "parse_form_data")
+    assert entry(doc, "environ") == "Passed to ``FormDataParser(...).parse_from_environ``."
+    assert entry(doc, "silent") == "Passed to ``FormDataParser``. Defaults to ``True``."
+
+
 def test_returns_describe_the_value_and_never_echo_it():
     cases = {
         "def first(items):\n    return items[0]\n": "The item of ``items`` at ``0``.",

@@ -34,6 +34,14 @@ def test_the_issue_example_is_caught_and_sub_words_support_a_mention():
     assert unsupported("Parse an RFC 2822 date.", vocabulary("def parse_rfc2822(s): ...")) == []
 
 
+def test_numbers_spelled_out_are_mentions_the_code_must_back():
+    assert mentions("Find the best four for the given module.") == ["four"]
+    assert mentions("Return one item.") == []  # "one" is a pronoun too
+    app = vocabulary("def find_best_app(module):\n    return module.app\n")
+    assert unsupported("Find the best four for the given module.", app) == ["four"]
+    assert unsupported("Split ``x`` into two halves.", vocabulary("def halves(x):\n    return x[: len(x) // 2]\n")) == []
+
+
 def test_allowed_context_is_the_function_its_class_imports_and_call_sites():
     src = ("import hashlib\nfrom os import path as osp\n\nSECRET = 'unrelated'\n\n"
            "class Vault:\n    ALGORITHM = 'sha256'\n\n    def digest(self, blob):\n        return hashlib.new(self.ALGORITHM, blob)\n\n"
@@ -201,9 +209,11 @@ def test_a_summary_of_invented_content_words_or_a_word_cut_short_is_refused():
      "    return [records[i * size:(i + 1) * size] for i in range(n)]\n",
      "Split a batch of size into a single batch.", True),
     ("def first_batch(records, size):\n    return records[:size]\n", "Return a single batch of ``records``.", False),
+    ("def call_stack(stack):\n    return stack.top()\n",
+     "Call the stack where the stack is a string.", True),
 ], ids=["type-test-without-one", "type-test", "decorator-said-to-return-a-value", "decorator-said-to-return-a-function",
         "plain-return", "condition-on-a-parameter-never-examined", "condition-on-an-examined-parameter",
-        "a-single-one-said-of-a-list", "a-single-one-returned"])
+        "a-single-one-said-of-a-list", "a-single-one-returned", "type-stated-without-a-test"])
 def test_claims_the_parse_refutes(src, summary, refuted):
     from devassist.server.features.docstring.facts import function_facts
     from devassist.server.features.docstring.faithful import false_claims

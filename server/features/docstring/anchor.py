@@ -11,8 +11,8 @@ no condition. Such a name (`get`, `set`, `__call__`) instead holds every content
 sentence to what the function itself names: "Return a new key-value pair." for `LRUCache.get`,
 which returns the cached value (`general_name_unbacked`). And whatever the name, the word a sentence
 ends on, its object, must occur in what the function can see: "image" in "Return the center of the
-image." for a filter that centres a string (`invented_object`). Nor may a sentence move a thing
-to itself: "Send a directory to a directory." for a function that sends a file (`moves_to_itself`).
+image." for a filter that centres a string (`invented_object`). Sentences whose shape alone gives
+them away are `sentence_shape`'s.
 """
 
 from __future__ import annotations
@@ -38,13 +38,17 @@ def name_words(name: str) -> set[str]:
 def _matches(word: str, name_word: str, joined: str) -> bool:
     """A summary word names a name word: same crude stem, one a prefix of the other (four letters or
     more: "position" / `pos` does not count, "files" / `filenames` does), or a word of four letters or
-    more found inside the name written as one word (`getreader`, `namelist`)."""
+    more found inside the name written as one word (`getreader`, `namelist`), unless it is a GENERIC word
+    ("current" inside `get_current_url` is no sign that "Get the current host." is about the URL)."""
     a, b = _stem(word), _stem(name_word)
     if a == b:
         return True
     if min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a)):
         return True
-    return len(a) >= 4 and len(joined) > len(a) and a in joined
+    singular = word.lower().removesuffix("s")  # "files" / `filenames`: the crude stem cut it to "fil"
+    if len(singular) >= 4 and name_word.startswith(singular):
+        return True
+    return len(a) >= 4 and len(joined) > len(a) and a in joined and word.lower() not in GENERIC
 
 
 def anchored(summary: str, name: str) -> bool:
@@ -98,6 +102,10 @@ _GENERAL_ACTIONS = {"return", "get", "check", "create", "make", "set", "determin
                     "convert", "call", "handle", "initialize", "init"}
 
 
+# What reading a property may be said to do.
+_VALUE_ACTIONS = {"return", "get", "check", "determine", "test", "compute", "calculate", "find", "retrieve", "fetch"}
+
+
 def _names_action(head: str, words: list[str]) -> bool:
     """Whether a word of the name is this action, one that stands for it, or its abbreviation (`gen`, `del`)."""
     return any(_same_action(head, action(w) or w) or (len(w) >= 3 and head.startswith(w)) for w in words) \
@@ -116,13 +124,16 @@ def contradicts_name(summary: str, name: str, is_property: bool = False) -> list
     for `parse_list_header`): the name says what is done and to what. When the name does not open
     with a known verb, a summary opening with a specific action the name does not name ("Reads a
     prompt function from a text." for `prompt`) is refused too. A property's name is a noun
-    (`accept_encodings`), so it sets no such condition.
+    (`accept_encodings`), so it sets no such condition, but reading it only gives a value: a sentence
+    opening with another act ("Add lp spec to the user." for `addr_spec`) is refused.
     """
     words = [w.lower() for w in words_of(name)]
-    if is_property or not words or (name.startswith("__") and name.endswith("__")):
-        return []
     said = re.findall(r"[A-Za-z]+", summary)
     head = action(said[0]) if said else None
+    if is_property:  # a value read like an attribute: "Add lp spec to the user." for `addr_spec` is another act
+        return [said[0]] if head is not None and head not in _VALUE_ACTIONS else []
+    if not words or (name.startswith("__") and name.endswith("__")):
+        return []
     verb = words[0] if words[0] in _ACTIONS else None
     if verb is None:
         if head is not None and head not in _GENERAL_ACTIONS and not _names_action(head, words):
@@ -200,7 +211,7 @@ def general_name_unbacked(summary: str, name: str, qualname: str, facts, body: s
 _NO_OBJECT = {"itself", "themselves", "yet", "already", "again", "now", "instead", "too", "once"}
 
 
-def _sentence_words(summary: str):
+def sentence_words(summary: str):
     """The sentence's words, and a test for its content words: three letters or more, not GENERIC, not
     grammar, not a form of its opening verb."""
     words = re.findall(r"[A-Za-z]+", summary.replace("``", " "))
@@ -222,27 +233,8 @@ def invented_object(summary: str, allowed: set[str]) -> list[str]:
     the current directory." for a name asked in a popup). The opening word and the verb's own forms are not
     objects. Measured on werkzeug and the stdlib valid split: 9 of the 11 sentences it turns away are wrong
     or misleading; BLEU-4 -0.14 and -0.08 (the function's identifiers alone: 0.94 on valid)."""
-    words, content = _sentence_words(summary)
+    words, content = sentence_words(summary)
     for word in reversed(words[1:]):
         if content(word) and word.lower() not in _NO_OBJECT:
             return [] if grounded(word, allowed) else [word]
-    return []
-
-
-_MOVES = {"to", "into", "from"}
-
-
-def moves_to_itself(summary: str) -> list[str]:
-    """The content words a sentence names both before and after a to/into/from ("directory" in "Send a
-    directory to a directory.", "string" in "Split a string into a string."): a sentence whose thing goes
-    from itself to itself says nothing true of where it goes, and the model writes one when it has lost the
-    thread. Measured on werkzeug and the stdlib valid split: 18 of the 20 sentences it turns away are wrong
-    or misleading ("Get list of key-value pairs from a key." for `MultiDict.getlist`); BLEU-4 +0.28 and -0.08."""
-    words, content = _sentence_words(summary)
-    for k, word in enumerate(words):
-        if k > 0 and word.lower() in _MOVES:
-            before = {_stem(w.lower()) for w in words[1:k] if content(w)}
-            after = {_stem(w.lower()) for w in words[k + 1:] if content(w)}
-            if before & after:
-                return sorted(before & after)
     return []

@@ -19,6 +19,12 @@ from devassist.server.parsing import Definition, node_text
 
 # Return annotations that mean "nothing comes back".
 NO_RETURN_TYPES = {"None", "NoReturn", "Never", "typing.NoReturn", "typing.Never"}
+
+
+def no_return_type(annotation: str | None) -> bool:
+    """Whether a return annotation means nothing comes back, under any module alias (`t.NoReturn`, `te.Never`)."""
+    return annotation is not None and (annotation in NO_RETURN_TYPES
+                                       or annotation.rsplit(".", 1)[-1] in ("NoReturn", "Never"))
 # Generic wrappers whose first argument is the yielded type.
 GENERATOR_TYPES = re.compile(
     r"^(?:typing\.|collections\.abc\.|t\.)?(?:Iterator|Iterable|Generator|AsyncIterator|AsyncIterable|AsyncGenerator)\[(.+)\]$",
@@ -56,6 +62,8 @@ class FunctionFacts:
     decorators: set[str] = field(default_factory=set)
     is_method: bool = False
     only_raises: str | None = None  # the body is a lone `raise X` (e.g. NotImplementedError)
+    never_returns: bool = False  # annotated `NoReturn` / `Never`: every call raises or exits
+    stub: bool = False  # the body is only `...` or `pass` (a protocol, an overload, an abstract method)
 
 
 def _one_line(text: str) -> str:
@@ -192,11 +200,14 @@ def function_facts(defn: Definition, src: bytes) -> FunctionFacts:
                                                 and c.named_children[0].type == "string")]
     if len(statements) == 1 and statements[0].type == "raise_statement" and raises:
         facts.only_raises = raises[0]
+    facts.stub = all(c.type == "pass_statement" or (c.type == "expression_statement" and c.named_children
+                                                    and c.named_children[0].type == "ellipsis") for c in statements)
+    facts.never_returns = no_return_type(return_type) and return_type != "None"
     if is_generator:
         facts.yields = True
         facts.yield_type = _yield_type(return_type)
     elif return_type is not None:
-        facts.returns = return_type not in NO_RETURN_TYPES
+        facts.returns = not no_return_type(return_type)
         facts.return_type = return_type if facts.returns else None
         facts.return_values = returns
     elif returns:

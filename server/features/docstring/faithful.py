@@ -22,7 +22,7 @@ _IDENT_IN_CODE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*|\d+")
 _COMMON_CAPS = {"I", "A", "An", "The", "If", "It", "This", "That", "These", "Those", "Return", "Returns",
                 "True", "False", "None", "Note", "See", "Use", "Used", "Otherwise", "Else", "When", "Whether",
                 "For", "In", "On", "Of", "To", "And", "Or", "Not", "No", "Yes", "Also", "Only", "Each", "Every",
-                "Python", "TODO", "OK"}
+                "TODO", "OK"}
 
 
 def _parts(word: str) -> list[str]:
@@ -39,6 +39,11 @@ def vocabulary(text: str) -> set[str]:
     return words
 
 
+# Numbers spelled out are numbers too ("Find the best four for the given module."); "one" is also a pronoun.
+_NUMBER_WORDS = {w: str(k) for k, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve".split()) if w != "one"}
+
+
 def mentions(summary: str) -> list[str]:
     """The words of a summary that state a checkable fact (identifiers, numbers, acronyms, names)."""
     found = []
@@ -48,7 +53,7 @@ def mentions(summary: str) -> list[str]:
         at_start, first = first, False
         if word.startswith("`"):
             found.append(word.strip("`"))
-        elif word[0].isdigit():
+        elif word[0].isdigit() or word.lower() in _NUMBER_WORDS:
             found.append(word)
         elif "_" in word.strip("_") or "." in word or re.search(r"[a-z][A-Z]|[A-Za-z]\d|\d[A-Za-z]", word):
             found.append(word)  # snake_case, dotted, camelCase, letters with digits
@@ -66,6 +71,8 @@ def supported(mention: str, allowed: set[str]) -> bool:
     low = mention.lower().strip("_.()")
     if not low or low in allowed:
         return True
+    if low in _NUMBER_WORDS:
+        return _NUMBER_WORDS[low] in allowed
     if re.fullmatch(r"\d+(\.\d+)*", low):
         return all(p in allowed for p in low.split(".")) or low in ("0", "1")
     pieces = [p for p in re.split(r"[^A-Za-z0-9]+", mention) if p]
@@ -154,9 +161,11 @@ def ungrounded(summary: str, own: set[str], allowed: set[str] | None = None) -> 
 
 
 # "Check if the encoding is a string.": a claim that the function tests a value's type.
+_TYPE_NAMES = (r"(string|str|list|dict|dictionary|mapping|tuple|set|integer|int|number|float|bool|boolean|bytes|"
+               r"callable|iterable|sequence|class|type)\b")
 _TYPE_CLAIM = re.compile(r"\b(?:check|checks|test|tests|whether|true if|determine|determines)\b.*\b(?:is|are)\s+"
-                         r"(?:not\s+)?(?:an?\s+)?(string|str|list|dict|dictionary|mapping|tuple|set|integer|int|number|"
-                         r"float|bool|boolean|bytes|callable|iterable|sequence|class|type)\b", re.I)
+                         r"(?:not\s+)?(?:an?\s+)?" + _TYPE_NAMES + r"|\b(?:is|are)\s+(?:not\s+)?an?\s+" + _TYPE_NAMES,
+                         re.I)
 _TYPE_TESTS = {"isinstance", "issubclass", "type", "callable", "hasattr"}
 _FUNCTION_WORDS = re.compile(r"\b(?:function|functions|decorator|decorators|decorated|wrapper|wrapped|wrap|wraps|"
                              r"callable|callback|view)\b", re.I)
@@ -195,25 +204,53 @@ def returned_argument(facts, body: str) -> str | None:
     return name
 
 
+# Openings that promise the caller a value: false of a function that gives none back.
+_VALUE_CLAIM = re.compile(r"(?:returns?|gets?|finds?|fetch(?:es)?|retrieves?|computes?|calculates?|obtains?|"
+                          r"looks? up|whether|true if)\b", re.I)
+# Openings that say a thing is made: false of a function that never returns (`NoReturn`), which makes nothing
+# for anyone ("Make a new abort for the given code." for `abort`, which raises).
+_MADE_CLAIM = re.compile(r"(?:makes?|creates?|builds?|constructs?|generates?|produces?|news?)\b", re.I)
+_CONSTRUCTORS = {"__init__", "__new__", "__init_subclass__", "__post_init__", "__set_name__"}
+
+
+def promises_missing_value(summary: str, facts) -> str | None:
+    """The opening word of a summary that promises a value the function never gives back: "Return ..." or
+    "Whether ..." said of a function with no `return <value>` and no `yield` (nor a stub, an abstract method,
+    a constructor), or "Make ..." said of one annotated `NoReturn`."""
+    if facts is None or facts.kind != "function" or facts.returns or facts.yields or facts.return_values:
+        return None
+    if facts.stub or facts.only_raises or facts.name in _CONSTRUCTORS \
+            or {d.rsplit(".", 1)[-1] for d in facts.decorators} & {"abstractmethod", "overload"}:
+        return None
+    opening = summary.lstrip("`\"' ")
+    if _VALUE_CLAIM.match(opening) or (facts.never_returns and _MADE_CLAIM.match(opening)):
+        return summary.split()[0]
+    return None
+
+
 def false_claims(summary: str, facts, own: set[str], body: str | None = None) -> list[str]:
     """Claims of a summary that the parse refutes.
 
-    A type test ("Check if the encoding is a string.") by a function that tests no type
-    (no `isinstance`, `type`, ...); a returned value ("Return a copy of the current request
-    context.") named by a function that returns a function it builds, when the summary says
-    nothing of a function, decorator or wrapper; a condition on a parameter ("Return True if
-    ``default`` is ...") that the body never examines (it only returns or stores it); with the
-    `body`, "Return a ... instance." said of a function that gives back its argument unchanged
-    without naming it (a decorator that registers ``f`` and returns it); "a single ..." said of a
-    function whose every `return` gives back a list, tuple or set.
+    A type test ("Check if the encoding is a string.") or a type stated anywhere ("Call the stack
+    where the stack is a string.") by a function that tests no type (no `isinstance`, `type`, ...);
+    a returned value ("Return a copy of the current request context.") named by a function that
+    returns a function it builds, when the summary says nothing of a function, decorator or wrapper;
+    a condition on a parameter ("Return True if ``default`` is ...") that the body never examines (it
+    only returns or stores it); with the `body`, "Return a ... instance." said of a function that
+    gives back its argument unchanged without naming it (a decorator that registers ``f`` and returns
+    it); "a single ..." said of a function whose every `return` gives back a list, tuple or set; a
+    value promised by a function that gives none back (`promises_missing_value`).
     """
     found = []
+    missing = promises_missing_value(summary, facts)
+    if missing:
+        found.append(missing)
     single = _SINGLE_CLAIM.search(summary)
     if single and facts is not None and returns_collection(facts):
         found.append(single.group(0))
     claim = _TYPE_CLAIM.search(summary)
     if claim and not (_TYPE_TESTS & own):
-        found.append(claim.group(1))
+        found.append(claim.group(1) or claim.group(2))
     if facts is not None and re.match(r"returns?\b", summary, re.I) and returns_function(facts) \
             and not _FUNCTION_WORDS.search(summary):
         found.append(summary.split()[0])

@@ -56,6 +56,10 @@ _COMPARE = {"__eq__": "equal to", "__ne__": "not equal to", "__lt__": "less than
 SUMMARY_PLACEHOLDER = "TODO: summarize what ``{name}`` does."
 
 
+# Words of a name that cannot stand in the noun phrase after its verb.
+_NOT_IN_A_NOUN = {"do", "does", "is", "are", "has", "have", "can", "should", "needs", "supports"}
+
+
 def words_of(name: str) -> list[str]:
     """Sub-words of a name, lower-cased, acronyms (two or more capitals) kept as written."""
     return [w if len(w) > 1 and w.isupper() else w.lower() for w in _WORDS.findall(name.strip("_"))]
@@ -149,8 +153,15 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
         return _sentence(f"return {_noun(rest)}{tail}")
     if head == "get" and not rest:
         return f"Return the value for ``{params[0]}``." if params else None
+    if head == "visit":  # a visitor's method is named for the node type it is dispatched on, not what it does
+        return None
+    if any(w in _NOT_IN_A_NOUN for w in rest):  # `sync_do_first`: "Sync the do first." is no sentence
+        return None
     if head in VERBS and not rest:
-        if facts.returns and params and head in _TRANSFORMS:
+        # the data a transform returns changed is its first argument, which has no default; `group(name=None,
+        # cls=None, **attrs)` makes a command group, it does not return ``name`` grouped by ``cls``
+        data = next((p for p in facts.params if p.name == params[0]), None) if params else None
+        if facts.returns and data is not None and head in _TRANSFORMS and data.default is None and not passes_on:
             prep = "by" if head in _BY else "with"
             tail = f" {prep} ``{params[1]}``" if len(params) >= 2 else ""
             return _sentence(f"return ``{params[0]}`` {participle(head)}{tail}")

@@ -16,7 +16,7 @@ import time
 from typing import Callable
 from dataclasses import dataclass, replace
 
-from devassist.server.features.docstring.facts import NO_RETURN_TYPES, FunctionFacts, function_facts
+from devassist.server.features.docstring.facts import FunctionFacts, function_facts, no_return_type
 from devassist.server.features.docstring.faithful import allowed_context, vocabulary
 from devassist.server.features.docstring.render import render
 from devassist.server.features.docstring.styles import STYLES, new_model, parse_docstring, sync
@@ -312,7 +312,7 @@ class DocstringFeature:
         model = parse_docstring(content, style)
         old_lines = render(parse_docstring(content, style))
         rt = defn.node.child_by_field_name("return_type")
-        explicit_none = rt is not None and data[rt.start_byte : rt.end_byte].decode() in NO_RETURN_TYPES
+        explicit_none = rt is not None and no_return_type(data[rt.start_byte : rt.end_byte].decode())
         model = sync(model, facts, no_return_annotation=explicit_none)
         lines = render(model)
         indent = self._indent(text, data, defn)

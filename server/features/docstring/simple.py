@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from devassist.server.features.docstring.anchor import (
-    anchored, contradicts_name, general_name_unbacked, invented_object, moves_to_itself, unnamed_object)
+    anchored, contradicts_name, general_name_unbacked, invented_object, unnamed_object)
 from devassist.server.features.docstring.facts import FunctionFacts
 from devassist.server.features.docstring.faithful import false_claims, ungrounded, unsupported
 from devassist.server.features.docstring.fallback import (
@@ -22,6 +22,7 @@ from devassist.server.features.docstring.fallback import (
     words_of,
 )
 from devassist.server.features.docstring.retrieval import BM25Index, code_tokens
+from devassist.server.features.docstring.sentence_shape import kind_of_itself, moves_to_itself, negates_test, stutters
 
 
 @dataclass
@@ -85,12 +86,13 @@ def name_sentence(name: str) -> str:
 def is_faithful(summary: str, request: SummaryRequest) -> bool:
     """Whether every mention of a summary is supported by the allowed context, the summary is about this
     function (its words, and a word of its name, or for a name of general words only, the signature's and
-    the calls' words), the object it ends on occurs in the allowed context, it moves nothing to itself, and
-    the parse refutes none of its claims."""
+    the calls' words), the object it ends on occurs in the allowed context, its shape does not give it away
+    (`sentence_shape`), and the parse refutes none of its claims."""
     if request.allowed is not None and (unsupported(summary, request.allowed)
                                         or invented_object(summary, request.allowed)):
         return False
-    if moves_to_itself(summary):
+    if moves_to_itself(summary) or stutters(summary) or kind_of_itself(summary, request.name) \
+            or negates_test(summary, request.name, request.body):
         return False
     if request.own is None:
         return True

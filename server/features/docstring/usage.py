@@ -82,10 +82,32 @@ def _short(text: str, limit: int = 60) -> str | None:
     return text if text and len(text) <= limit else None
 
 
+def _without_arguments(text: str) -> str:
+    """A called expression with every argument list emptied, on one line: `Parser(\n  a=a,\n).parse`
+    -> `Parser().parse` (a docstring entry is one line; the arguments are the call's, not the callee)."""
+    out, depth = [], 0
+    for ch in text:
+        if ch in "([{":
+            if depth == 0:
+                out.append(ch)
+            depth += 1
+        elif ch in ")]}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return " ".join("".join(out).split())
+
+
 def _callee(call: Node, src: bytes) -> str:
-    """The called name, at most its last two dotted parts: `os.path.join` -> `path.join`."""
+    """The called name, at most its last two dotted parts: `os.path.join` -> `path.join`,
+    `FormDataParser(...).parse_from_environ` for a call on a call written over several lines."""
     fn = call.child_by_field_name("function")
-    return ".".join(node_text(fn, src).split(".")[-2:]) if fn is not None else ""
+    if fn is None:
+        return ""
+    parts = _without_arguments(node_text(fn, src)).split(".")[-2:]
+    return ".".join(parts).replace("()", "(...)").replace("[]", "[...]").replace("{}", "{...}")
 
 
 def _is_exception(callee: str) -> bool:
