@@ -38,6 +38,7 @@ from devassist.server.features.docstring.summary import (
     ParseSummarizer, RetrievalSummarizer, TemplateSummarizer, default_summarizer)
 from devassist.server.features.docstring.loading import load_docstring_lm, load_index
 from devassist.server.parsing import definitions
+from devassist.server.settings import SUMMARY_POLICIES, DocstringSettings
 
 EPILOG = """examples:
   devassist evaluate docstring --bundle models/default --source runs/stdlib --json
@@ -173,6 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summarizer", choices=("auto", "model", "retrieval", "template"), default="auto",
                    help="what writes the evaluated summary (default: what the bundle ships)")
     p.add_argument("--style", default="google", choices=("google", "numpy", "sphinx"))
+    p.add_argument("--summary", choices=SUMMARY_POLICIES, default=DocstringSettings().summary,
+                   help="who writes the summary line, as the setting devassist.docstring.summary (default: %(default)s)")
     p.add_argument("--limit", type=int, default=0, help="evaluate at most N functions (sampled with --seed)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--min-words", type=int, default=1, help="skip docstrings whose first sentence is shorter")
@@ -227,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     for key in DECODING_KEYS:
         if getattr(args, key) is not None and hasattr(summarizer, key):
             setattr(summarizer, key, getattr(args, key))
-    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms, faithful=not args.unchecked)
+    feature = DocstringFeature(summarizer=summarizer, budget_ms=args.budget_ms, faithful=not args.unchecked,
+                               summary=args.summary)
     parsed = ParseSummarizer()
     measuring = DocstringFeature(summarizer=template)  # the allowed vocabulary, also when --unchecked
 
@@ -322,6 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "n_functions": n,
         "summarizer": summarizer.name,
+        "summary_policy": args.summary,
         "summary_sources": sources,
         "model": {"bleu": round(corpus_bleu(refs, hyp_model), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_model), 2)},
         "template": {"bleu": round(corpus_bleu(refs, hyp_template), 2), "rouge_l": round(corpus_rouge_l(refs, hyp_template), 2)},

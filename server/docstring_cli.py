@@ -19,6 +19,7 @@ from pathlib import Path
 from devassist.server.features.docstring import DocstringError, DocstringFeature
 from devassist.server.parsing import definitions
 from devassist.server.safe_io import UnsafeWrite, write_atomic
+from devassist.server.settings import SUMMARY_POLICIES, DocstringSettings
 
 EPILOG = """examples:
   devassist docstring mymod.py:42                 # print the docstring for the def at line 42
@@ -56,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
                                 epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("target", metavar="FILE[:LINE]", help="a Python file, optionally with a 1-based line")
     p.add_argument("--style", choices=("google", "numpy", "sphinx"), default="google")
+    p.add_argument("--summary", choices=SUMMARY_POLICIES, default=DocstringSettings().summary,
+                   help="who writes the summary line (the setting devassist.docstring.summary; default: %(default)s)")
     p.add_argument("--write", action="store_true", help="edit the file in place instead of printing")
     p.add_argument("--bundle", help="bundle folder (default: $DEVASSIST_BUNDLE or models/default)")
     args = p.parse_args(argv)
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for target in targets:
         try:
-            edit = feature.edit_for(text, target, 0, args.style)
+            edit = feature.edit_for(text, target, 0, args.style, summary=args.summary)
         except DocstringError as exc:
             print(f"{path}:{target + 1}: {exc}", file=sys.stderr)
             status = 1

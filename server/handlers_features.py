@@ -69,7 +69,7 @@ def register_docstring(server) -> None:
             # The completion lane: a person is waiting on this command, and review yields to it at
             # its next check instead of finishing its current run first (1.6 s measured behind one).
             edit = await ls.run_model(feature.edit_for, text, line, character, ls.settings.docstring.style,
-                                      version, None, cancel.is_set, cancel_event=cancel)
+                                      version, None, cancel.is_set, ls.settings.docstring.summary, cancel_event=cancel)
         except DocstringError as exc:
             ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Info, message=str(exc)))
             return {"applied": False, "message": str(exc)}

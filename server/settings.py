@@ -42,12 +42,21 @@ class CompletionSettings:
     (0 = the network alone). A bundle may ship its own default in its manifest."""
 
 
+# Who writes a docstring's summary line (`DocstringSettings.summary`).
+SUMMARY_POLICIES = ("model", "parse-first", "parse")
+
+
 @dataclass
 class DocstringSettings:
     """The "Generate docstring" command and code actions."""
 
     style: str = "google"
     """One of google, numpy, sphinx."""
+    summary: str = "model"
+    """Who writes the summary line: `model` (the docstring model's sentence when it passes the faithfulness
+    checks, else the parse's), `parse-first` (the parse's sentence from the name and body where it has one,
+    the model's only where it has none), `parse` (never the model: the parse's sentence or a marked
+    placeholder, as autoDocstring does)."""
 
 
 @dataclass
@@ -110,6 +119,7 @@ class Settings:
 
 _CHOICES = {
     ("docstring", "style"): ("google", "numpy", "sphinx"),
+    ("docstring", "summary"): SUMMARY_POLICIES,
     ("review", "severity"): ("error", "warning", "information", "hint"),
 }
 _RANGES = {

@@ -115,9 +115,12 @@ def test_the_check_off_shows_the_sentence_as_written():
      "TODO: summarize what ``visit_list`` does."),  # not "Visit the list.": it visits a node
     ("def sync_do_first(environment, seq):\n    return next(iter(seq))\n", 0,
      "TODO: summarize what ``sync_do_first`` does."),  # not "Sync the do first."
+    ("class LoopContext:\n    @property\n    def first(self) -> bool:\n        return self.index0 == 0\n", 2,
+     "Whether this loop context is first."),  # not "The first.": a truth value, not an item
 ], ids=["passes-everything-on", "passes-everything-on-returns", "verb-of-its-class", "one-word-name-may-be-a-verb",
         "compound-getter", "updated-with-its-argument", "predicate-property", "verb-on-this", "no-known-verb",
-        "transform-of-an-optional-argument", "transform", "visitor-dispatch", "grammar-word-in-the-noun"])
+        "transform-of-an-optional-argument", "transform", "visitor-dispatch", "grammar-word-in-the-noun",
+        "truth-valued-property"])
 def test_the_parse_summary_says_nothing_it_cannot_know(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary

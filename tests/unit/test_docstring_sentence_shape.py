@@ -87,3 +87,22 @@ def test_the_feature_shows_no_model_sentence_promising_a_value_for_a_function_th
     edit = DocstringFeature(summarizer=Fixed("Make a new abort for the given code.")).edit_for(src, 0, 4)
     assert edit.summary_source != "model"
     assert "Returns:" not in edit.docstring  # `t.NoReturn` means nothing comes back
+
+
+PARSED = "def compile_rules(environment):\n    return [environment]\n"  # the parse says "Compile the rules."
+UNNAMED = "def tell(stream):\n    return stream.pos\n"  # a one-word name the parse cannot make a sentence of
+SAID = {PARSED: "Compile rules for a given environment.", UNNAMED: "Tell the position of ``stream``."}
+
+
+@pytest.mark.parametrize("policy,src,source", [
+    ("model", PARSED, "model"),
+    ("parse-first", PARSED, "fallback"),
+    ("parse-first", UNNAMED, "model"),
+    ("parse", PARSED, "fallback"),
+    ("parse", UNNAMED, "placeholder"),
+], ids=["model", "parse-first-with-a-parse", "parse-first-without", "parse", "parse-placeholder"])
+def test_the_summary_policy_decides_who_writes_the_summary_line(policy, src, source):
+    feature = DocstringFeature(summarizer=Fixed(SAID[src]), summary=policy)
+    assert feature.edit_for(src, 0, 4).summary_source == source
+    overridden = DocstringFeature(summarizer=Fixed(SAID[src])).edit_for(src, 0, 4, summary=policy)
+    assert overridden.summary_source == source

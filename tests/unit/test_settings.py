@@ -49,3 +49,10 @@ def test_non_finite_numbers_keep_the_default_with_a_warning(key, value):
     settings, warnings = parse_settings({"completion": {key: value}})
     assert getattr(settings.completion, snake(key)) == getattr(Settings().completion, snake(key))
     assert len(warnings) == 1 and "finite" in warnings[0] and f"completion.{key}" in warnings[0]
+
+
+def test_the_docstring_summary_policy_is_one_of_three():
+    s, warnings = parse_settings({"docstring": {"summary": "parse-first"}})
+    assert s.docstring.summary == "parse-first" and warnings == []
+    s, warnings = parse_settings({"docstring": {"summary": "guess"}})
+    assert s.docstring.summary == Settings().docstring.summary and any("summary" in w for w in warnings)

@@ -64,6 +64,15 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
       "sphinx"
     ]
   },
+  "docstring.summary": {
+    "type": "string",
+    "default": "model",
+    "enum": [
+      "model",
+      "parse-first",
+      "parse"
+    ]
+  },
   "review.enabled": {
     "type": "boolean",
     "default": true

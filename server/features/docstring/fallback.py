@@ -129,6 +129,8 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
     prop = "property" in facts.decorators or "cached_property" in facts.decorators
     if prop and head in ("is", "has", "can", "should", "needs", "supports") and rest:
         return _sentence(f"return whether {this or 'it'} {head} {' '.join(rest)}")
+    if prop and _returns_bool(facts):  # `LoopContext.first` is whether this is the first loop, not the first item
+        return _sentence(f"whether {this or 'it'} is {' '.join(words)}")
     if prop:
         return _sentence(_noun(words))
     if facts.yields and head in ("iter", "iterate", "walk") and rest:  # `iter_lines` -> "Iterate over the lines."
@@ -178,6 +180,13 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
     # A name that opens with no known verb (`restart_with_reloader`, `full_dispatch_request`, `tell`) may
     # still be an action: "Return the restart with reloader." would be a guess, so nothing is said.
     return None
+
+
+def _returns_bool(facts: FunctionFacts) -> bool:
+    """Whether the function gives back a truth value (annotated `bool`, or every return a comparison or test)."""
+    if facts.return_type is not None:
+        return facts.return_type == "bool"
+    return bool(facts.return_info) and all(rv.type == "bool" for rv in facts.return_info)
 
 
 def _split_compound(words: list[str]) -> list[str]:

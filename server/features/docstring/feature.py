@@ -129,10 +129,11 @@ class DocstringFeature:
     """Generates and updates docstrings; plain Python, no LSP objects."""
 
     def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250,
-                 faithful: bool = True):
+                 faithful: bool = True, summary: str = "model"):
         """`lm` is the completion model if already loaded; a bundle whose `docstring` component names
         another model (`docstring_lm`) gets that one loaded here. `faithful=False` turns the check
-        of summaries against the code off (only to measure what it changes)."""
+        of summaries against the code off (only to measure what it changes). `summary` is who writes
+        the summary line by default (`settings.SUMMARY_POLICIES`)."""
         if summarizer is None:
             name = docstring_lm_name(bundle)
             if name is not None and (lm is None or getattr(lm, "component", None) != name):
@@ -141,6 +142,7 @@ class DocstringFeature:
         self.summarizer = summarizer
         self.budget_ms = budget_ms
         self.faithful = faithful
+        self.summary = summary
 
     # ---- locating -----------------------------------------------------------------------
 
@@ -177,12 +179,14 @@ class DocstringFeature:
     # ---- public interface ---------------------------------------------------------------
 
     def edit_for(self, text: str, line: int, character: int, style: str = "google", version: int | None = None,
-                 deadline: float | None = None, is_cancelled: Callable[[], bool] | None = None) -> DocstringEdit:
+                 deadline: float | None = None, is_cancelled: Callable[[], bool] | None = None,
+                 summary: str | None = None) -> DocstringEdit:
         """The edit that generates (or updates) the docstring of the definition at the cursor.
 
         `line`/`character` are an LSP position (UTF-16); `version` is the document version the
         text belongs to (echoed in the edit); `deadline` (time.monotonic) bounds the model, by
-        default `budget_ms` from now; `is_cancelled` is polled between generated tokens.
+        default `budget_ms` from now; `is_cancelled` is polled between generated tokens; `summary`
+        overrides who writes the summary line (`settings.SUMMARY_POLICIES`).
         Raises DocstringError with a message for the user.
         """
         start = time.perf_counter()
@@ -196,7 +200,8 @@ class DocstringFeature:
         else:
             if deadline is None:
                 deadline = time.monotonic() + self.budget_ms / 1000
-            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled, tree)
+            edit = self._generate(text, data, defn, facts, style, newline, deadline, is_cancelled, tree,
+                                  summary or self.summary)
         edit.version = version
         edit.qualname = defn.qualname
         self._verify(text, edit, tree, defn)
@@ -265,9 +270,19 @@ class DocstringFeature:
         unit = "\t" if "\t" in head_indent or (not head_indent and "\n\t" in text) else "    "
         return head_indent + unit
 
-    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None, tree=None) -> DocstringEdit:
+    def _summarize(self, request: SummaryRequest, deadline, is_cancelled, policy: str):
+        """The summary line as `policy` says: the summarizer's (`model`), the parse's where it has one
+        (`parse-first`), or the parse's and never the model's (`parse`)."""
+        if policy in ("parse", "parse-first"):
+            parsed = ParseSummarizer().summarize(request)
+            if policy == "parse" or parsed.source == "fallback":
+                return parsed
+        return self.summarizer.summarize(request, deadline, is_cancelled)
+
+    def _generate(self, text, data, defn, facts, style, newline, deadline, is_cancelled=None, tree=None,
+                  policy: str = "model") -> DocstringEdit:
         request = self.summary_request(text, data, defn, tree)
-        summary = self.summarizer.summarize(request, deadline, is_cancelled)
+        summary = self._summarize(request, deadline, is_cancelled, policy)
         if summary.source == "cancelled":
             raise DocstringError("Docstring generation was cancelled.")
         if summary.source not in ("fallback", "placeholder") and not is_faithful(summary.text, request):
