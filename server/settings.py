@@ -52,7 +52,7 @@ class DocstringSettings:
 
     style: str = "google"
     """One of google, numpy, sphinx."""
-    summary: str = "model"
+    summary: str = "parse"
     """Who writes the summary line: `model` (the docstring model's sentence when it passes the faithfulness
     checks, else the parse's), `parse-first` (the parse's sentence from the name and body where it has one,
     the model's only where it has none), `parse` (never the model: the parse's sentence or a marked

@@ -117,10 +117,17 @@ def test_the_check_off_shows_the_sentence_as_written():
      "TODO: summarize what ``sync_do_first`` does."),  # not "Sync the do first."
     ("class LoopContext:\n    @property\n    def first(self) -> bool:\n        return self.index0 == 0\n", 2,
      "Whether this loop context is first."),  # not "The first.": a truth value, not an item
+    ("class Sandbox:\n    def is_safe_callable(self, obj):\n        return not getattr(obj, 'unsafe', False)\n", 1,
+     "TODO: summarize what ``is_safe_callable`` does."),  # of `obj`, not "this sandbox"
+    ("def is_internal_attribute(obj, attr):\n    return attr.startswith('__')\n", 0,
+     "TODO: summarize what ``is_internal_attribute`` does."),  # of `attr` on `obj`: which one is unsure
+    ("def is_ascii_encoding(encoding):\n    return encoding == 'ascii'\n", 0,
+     "Return whether ``encoding`` is ascii encoding."),
 ], ids=["passes-everything-on", "passes-everything-on-returns", "verb-of-its-class", "one-word-name-may-be-a-verb",
         "compound-getter", "updated-with-its-argument", "predicate-property", "verb-on-this", "no-known-verb",
         "transform-of-an-optional-argument", "transform", "visitor-dispatch", "grammar-word-in-the-noun",
-        "truth-valued-property"])
+        "truth-valued-property", "predicate-method-with-an-argument", "predicate-of-two-arguments",
+        "predicate-of-one-argument"])
 def test_the_parse_summary_says_nothing_it_cannot_know(src, line, summary):
     edit = DocstringFeature().edit_for(src, line, 0)
     assert edit.docstring.splitlines()[0] == summary

@@ -66,7 +66,7 @@ export const SERVER_SETTINGS: Record<string, ServerSettingSpec> = {
   },
   "docstring.summary": {
     "type": "string",
-    "default": "model",
+    "default": "parse",
     "enum": [
       "model",
       "parse-first",

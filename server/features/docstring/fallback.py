@@ -139,6 +139,10 @@ def _function_summary(facts: FunctionFacts, qualname: str) -> str | None:
         # a generator named for what it yields (a plural): `values` -> "Iterate over the values."
         return _sentence(f"iterate over {_noun(words)}")
     if head in ("is", "has", "can", "should", "needs", "supports") and rest:
+        # whose property it is must be certain: `is_safe_callable(self, obj)` asks it of `obj`, not of the
+        # environment; `is_internal_attribute(obj, attr)` of `attr` on `obj`
+        if (params if facts.is_method else len(params) > 1):
+            return None
         subject = f"``{params[0]}``" if params and not facts.is_method else (this or "it")
         return _sentence(f"return whether {subject} {head} {' '.join(rest)}")
     if head == "test" and rest:
