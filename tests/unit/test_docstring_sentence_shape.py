@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import pytest
-
 from devassist.server.features.docstring import DocstringFeature
 from devassist.server.features.docstring.facts import function_facts
 from devassist.server.features.docstring.faithful import promises_missing_value
 from devassist.server.features.docstring.sentence_shape import (
-    kind_of_itself, moves_to_itself, negates_test, stutters)
+    kind_of_itself,
+    moves_to_itself,
+    negates_test,
+    stutters,
+)
 from devassist.server.parsing import definitions
+
 from tests.unit.test_docstring_anchor import KEYS, Fixed
 
 

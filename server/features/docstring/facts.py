@@ -25,6 +25,8 @@ def no_return_type(annotation: str | None) -> bool:
     """Whether a return annotation means nothing comes back, under any module alias (`t.NoReturn`, `te.Never`)."""
     return annotation is not None and (annotation in NO_RETURN_TYPES
                                        or annotation.rsplit(".", 1)[-1] in ("NoReturn", "Never"))
+
+
 # Generic wrappers whose first argument is the yielded type.
 GENERATOR_TYPES = re.compile(
     r"^(?:typing\.|collections\.abc\.|t\.)?(?:Iterator|Iterable|Generator|AsyncIterator|AsyncIterable|AsyncGenerator)\[(.+)\]$",

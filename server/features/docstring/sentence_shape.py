@@ -12,6 +12,7 @@ when none do), so the summarizer can fall back to the parse's sentence.
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from devassist.server.features.docstring.anchor import sentence_words
 from devassist.server.features.docstring.faithful import _stem
@@ -41,7 +42,7 @@ def stutters(summary: str) -> list[str]:
     dictionary of empty empty empty values ..."): greedy decoding caught in a loop, never a sentence a person
     writes."""
     words = [w.lower() for w in re.findall(r"[A-Za-z]+", summary)]
-    return sorted({a for a, b in zip(words, words[1:]) if a == b and len(a) > 1})
+    return sorted({a for a, b in pairwise(words) if a == b and len(a) > 1})
 
 
 _IS_A = re.compile(r"\b(?:is|are)\s+(?:not\s+)?an?\s+([A-Za-z][A-Za-z -]*)")
@@ -52,7 +53,7 @@ def kind_of_itself(summary: str, name: str) -> list[str]:
     a header is an opaque header." for `is_hop_by_hop_header`; nothing at all in "Check if the logging level is
     a level."): the words between "is a" and the repeated noun are the whole claim, and the model made them up.
     "Check if an error is a ssl error." for `is_ssl_error` passes: the name says "ssl"."""
-    words, content = sentence_words(summary)
+    _, content = sentence_words(summary)
     match = _IS_A.search(summary)
     if match is None:
         return []
@@ -68,8 +69,8 @@ def kind_of_itself(summary: str, name: str) -> list[str]:
 
 
 _YES_NO = re.compile(r"^(?:check|checks|test|tests|whether|true if|return true if|returns true if|return whether|"
-                     r"returns whether|determine whether|determine if|determines whether|determines if)\b", re.I)
-_NEGATION = re.compile(r"\b(?:not|never)\b|n't\b", re.I)
+                     r"returns whether|determine whether|determine if|determines whether|determines if)\b", re.IGNORECASE)
+_NEGATION = re.compile(r"\b(?:not|never)\b|n't\b", re.IGNORECASE)
 _NEGATIVE_NAME = {"not", "no", "non", "none", "never", "without", "missing", "empty", "invalid", "disabled"}
 
 
