@@ -47,6 +47,7 @@ EPILOG = """examples:
   devassist evaluate docstring --bundle models/default --source runs/stdlib --split valid --rerank 5 --rerank-margin 0.2
   devassist evaluate docstring --source runs/stdlib --corpus runs/stdlib --summarizer retrieval
   devassist evaluate docstring --bundle models/default --source runs/heldout-clean --lsp 100 --json
+  devassist evaluate docstring --bundle models/default --source runs/heldout-clean --summary model --dump rows.jsonl
 """
 
 

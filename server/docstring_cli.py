@@ -24,6 +24,7 @@ from devassist.server.settings import SUMMARY_POLICIES, DocstringSettings
 EPILOG = """examples:
   devassist docstring mymod.py:42                 # print the docstring for the def at line 42
   devassist docstring mymod.py:42 --style numpy --write
+  devassist docstring mymod.py:42 --summary model   # let the docstring model write the summary line too
   devassist docstring mymod.py --write            # every definition without a docstring (atomic;
                                                   # refused if mymod.py changes meanwhile)
   devassist docstring index --corpus runs/stdlib --bundle models/default   # build the index
