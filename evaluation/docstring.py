@@ -123,14 +123,39 @@ def expected_sections(fn: ast.FunctionDef, is_method: bool) -> dict:
         returns = any(isinstance(n, ast.Return) and n.value is not None
                       and not (isinstance(n.value, ast.Constant) and n.value.value is None) for n in nodes)
     raises = []
+    caught = _caught_raises(nodes)
     for n in nodes:
         if isinstance(n, ast.Raise) and n.exc is not None:
             exc = n.exc.func if isinstance(n.exc, ast.Call) else n.exc
             if isinstance(exc, (ast.Name, ast.Attribute)):
                 name = ast.unparse(exc)
-                if name.split(".")[-1][:1].isupper() and name not in raises:
+                if name.split(".")[-1][:1].isupper() and name not in raises and (id(n), name.split(".")[-1]) not in caught:
                     raises.append(name)
     return {"params": names, "returns": returns, "raises": sorted(raises)}
+
+
+def _caught_raises(nodes: list[ast.AST]) -> set[tuple[int, str]]:
+    """(id of a `raise`, class) for each raise in a `try` body that the same `try`'s handlers catch (a bare
+    `except`, the class by name, or `Exception` / `BaseException`): it never reaches the caller."""
+    scopes = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+    caught = set()
+    for t in nodes:
+        if not isinstance(t, ast.Try):
+            continue
+        names: set[str] = set()
+        for h in t.handlers:
+            kinds = h.type.elts if isinstance(h.type, ast.Tuple) else [h.type]
+            names |= {"*" if k is None else ast.unparse(k).split(".")[-1] for k in kinds}
+        stack = list(t.body)
+        while stack:
+            node = stack.pop()
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                short = ast.unparse(exc).split(".")[-1]
+                if names & {"*", short, "Exception", "BaseException"}:
+                    caught.add((id(node), short))
+            stack.extend(c for c in ast.iter_child_nodes(node) if not isinstance(c, scopes))
+    return caught
 
 
 def found_sections(docstring: str, style: str) -> dict:

@@ -60,6 +60,16 @@ def test_a_call_written_over_several_lines_is_named_on_one_line():
     assert entry(doc, "silent") == "Passed to ``FormDataParser``. Defaults to ``True``."
 
 
+def test_an_exception_caught_by_its_own_try_is_not_raised_to_the_caller():
+    src = ("def get_root_path(name):\n    try:\n        spec = find_spec(name)\n        if spec is None:\n"
+           "            raise ValueError\n    except (ImportError, ValueError):\n        spec = None\n"
+           "    if spec is None:\n        raise RuntimeError('no root path')\n    return spec.origin\n")
+    doc = doc_of(src, "get_root_path")
+    assert "ValueError" not in doc and "RuntimeError: If ``spec is None``" in doc
+    other = "def f(x):\n    try:\n        raise KeyError(x)\n    except ValueError:\n        pass\n"
+    assert "KeyError:" in doc_of(other, "f")  # another class gets through
+
+
 def test_returns_describe_the_value_and_never_echo_it():
     cases = {
         "def first(items):\n    return items[0]\n": "The item of ``items`` at ``0``.",

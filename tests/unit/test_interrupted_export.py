@@ -92,7 +92,8 @@ def test_an_interrupted_export_leaves_the_old_bundle_or_the_whole_new_one(tmp_pa
     now = read_manifest(out)
     load_bundle(out)  # whichever it is, it is whole
     if now["created"] == old["created"] and now["files"] == old["files"]:
-        assert code == 130 and "interrupted by SIG" in err.strip().splitlines()[-1] and "Traceback" not in err
+        assert code == 130 and "interrupted by SIG" in err.strip().splitlines()[-1] and "Traceback" not in err, \
+            (code, err[-2000:])  # one exit 1 here (under load, 2026-12-02) left no message to go on
     else:  # the new bundle was published before the signal: complete, like the reference (a SIGINT
         # while the interpreter shuts down gets Python's own "Exception ignored" report, no more)
         assert set(now["components"]) == set(read_manifest(reference)["components"])

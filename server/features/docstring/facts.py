@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from tree_sitter import Node
 
 from devassist.server.features.docstring.usage import (
-    ParamUsage, RaiseDetail, ReturnValue, own_nodes, parameter_usage, raise_detail, return_value)
+    ParamUsage, RaiseDetail, ReturnValue, caught_inside, own_nodes, parameter_usage, raise_detail, return_value)
 from devassist.server.parsing import Definition, node_text
 
 # Return annotations that mean "nothing comes back".
@@ -192,7 +192,7 @@ def function_facts(defn: Definition, src: bytes) -> FunctionFacts:
             exprs = [c for c in node.named_children if c.type != "comment"]
             # `raise X from Y`: the raised one is the first expression.
             name = _exception_name(exprs[0], src) if exprs else None
-            if name and name not in raises:
+            if name and name not in raises and not caught_inside(node, name, defn.body_node, src):
                 raises.append(name)
                 facts.raise_details[name] = raise_detail(node, name, exprs[0], defn.body_node, src)
     facts.raises = raises

@@ -199,6 +199,33 @@ def _message(expr: Node, src: bytes) -> str | None:
     return _short(value.replace("``", "'"), 80) if value else None
 
 
+# Handlers that catch every exception a docstring's Raises section would list.
+CATCH_ALL = {"Exception", "BaseException"}
+
+
+def caught_inside(raise_node: Node, name: str, body: Node, src: bytes) -> bool:
+    """Whether a `raise` in a `try` body is caught by that `try`'s own `except` (a bare one, one naming the
+    class, or `Exception`): it never reaches the caller, so it is no Raises entry (`get_root_path` raises
+    ValueError inside `try: ... except (ImportError, ValueError):`)."""
+    short = name.rsplit(".", 1)[-1]
+    node, child = raise_node.parent, raise_node
+    while node is not None and node != body and node.type not in _SCOPES:
+        if node.type == "try_statement" and node.child_by_field_name("body") == child:
+            for clause in node.children:
+                if clause.type != "except_clause":
+                    continue
+                value = clause.child_by_field_name("value")
+                if value is None:
+                    return True  # a bare `except:`
+                if value.type == "as_pattern" and value.named_children:
+                    value = value.named_children[0]
+                kinds = value.named_children if value.type in ("tuple", "parenthesized_expression") else [value]
+                if any(node_text(k, src).rsplit(".", 1)[-1] in {short} | CATCH_ALL for k in kinds):
+                    return True
+        child, node = node, node.parent
+    return False
+
+
 def raise_detail(raise_node: Node, name: str, expr: Node, body: Node, src: bytes) -> RaiseDetail:
     """The condition (enclosing `if`/`elif`, or the `except` clause) and message of one `raise`."""
     detail = RaiseDetail(name, message=_message(expr, src))
