@@ -17,14 +17,10 @@ from devassist.server.features.docstring.usage import (
     ParamUsage, RaiseDetail, ReturnValue, caught_inside, own_nodes, parameter_usage, raise_detail, return_value)
 from devassist.server.parsing import Definition, node_text
 
-# Return annotations that mean "nothing comes back".
-NO_RETURN_TYPES = {"None", "NoReturn", "Never", "typing.NoReturn", "typing.Never"}
-
-
 def no_return_type(annotation: str | None) -> bool:
-    """Whether a return annotation means nothing comes back, under any module alias (`t.NoReturn`, `te.Never`)."""
-    return annotation is not None and (annotation in NO_RETURN_TYPES
-                                       or annotation.rsplit(".", 1)[-1] in ("NoReturn", "Never"))
+    """Whether a return annotation means nothing comes back: `None`, or `NoReturn` / `Never` under any
+    module alias (`typing.NoReturn`, `t.NoReturn`, `te.Never`)."""
+    return annotation is not None and annotation.rsplit(".", 1)[-1] in ("None", "NoReturn", "Never")
 
 
 # Generic wrappers whose first argument is the yielded type.

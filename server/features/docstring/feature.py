@@ -12,6 +12,7 @@ turns placeholders into tab stops for editors that take snippets).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Callable
 from dataclasses import dataclass, replace
@@ -131,18 +132,29 @@ class DocstringFeature:
     def __init__(self, bundle=None, lm=None, summarizer: Summarizer | None = None, budget_ms: int = 250,
                  faithful: bool = True, summary: str = "model"):
         """`lm` is the completion model if already loaded; a bundle whose `docstring` component names
-        another model (`docstring_lm`) gets that one loaded here. `faithful=False` turns the check
-        of summaries against the code off (only to measure what it changes). `summary` is who writes
-        the summary line by default (`settings.SUMMARY_POLICIES`)."""
-        if summarizer is None:
-            name = docstring_lm_name(bundle)
-            if name is not None and (lm is None or getattr(lm, "component", None) != name):
-                lm = load_docstring_lm(bundle)
-            summarizer = default_summarizer(bundle, lm)
-        self.summarizer = summarizer
+        another model (`docstring_lm`) gets that one loaded on first use (`summarizer`). `faithful=False`
+        turns the check of summaries against the code off (only to measure what it changes). `summary`
+        is who writes the summary line by default (`settings.SUMMARY_POLICIES`)."""
+        self._summarizer = summarizer
+        self._bundle, self._lm = bundle, lm
+        self._loading = threading.Lock()
         self.budget_ms = budget_ms
         self.faithful = faithful
         self.summary = summary
+
+    @property
+    def summarizer(self) -> Summarizer:
+        """Who writes the summary line for the `model` and `parse-first` policies, built on first use:
+        the default policy (`parse`) never needs the docstring model, and loading it cost the server's
+        start 0.25 s and 70 MB."""
+        with self._loading:
+            if self._summarizer is None:
+                bundle, lm = self._bundle, self._lm
+                name = docstring_lm_name(bundle)
+                if name is not None and (lm is None or getattr(lm, "component", None) != name):
+                    lm = load_docstring_lm(bundle)
+                self._summarizer = default_summarizer(bundle, lm)
+            return self._summarizer
 
     # ---- locating -----------------------------------------------------------------------
 

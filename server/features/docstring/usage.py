@@ -207,7 +207,7 @@ def caught_inside(raise_node: Node, name: str, body: Node, src: bytes) -> bool:
     """Whether a `raise` in a `try` body is caught by that `try`'s own `except` (a bare one, one naming the
     class, or `Exception`): it never reaches the caller, so it is no Raises entry (`get_root_path` raises
     ValueError inside `try: ... except (ImportError, ValueError):`)."""
-    short = name.rsplit(".", 1)[-1]
+    catching = {name.rsplit(".", 1)[-1]} | CATCH_ALL  # the handlers that catch it
     node, child = raise_node.parent, raise_node
     while node is not None and node != body and node.type not in _SCOPES:
         if node.type == "try_statement" and node.child_by_field_name("body") == child:
@@ -220,7 +220,7 @@ def caught_inside(raise_node: Node, name: str, body: Node, src: bytes) -> bool:
                 if value.type == "as_pattern" and value.named_children:
                     value = value.named_children[0]
                 kinds = value.named_children if value.type in ("tuple", "parenthesized_expression") else [value]
-                if any(node_text(k, src).rsplit(".", 1)[-1] in {short} | CATCH_ALL for k in kinds):
+                if any(node_text(k, src).rsplit(".", 1)[-1] in catching for k in kinds):
                     return True
         child, node = node, node.parent
     return False
